@@ -1,0 +1,28 @@
+# vizrun_add_plugin(<name> SOURCES <files...> [LIBRARIES <libs...>])
+#
+# Builds a vizrun plugin: a MODULE library named <name>.vizplugin.so, compiled with
+# hidden visibility so that only its entry point `vizrun_plugin_info` is exported
+# (two plugins can then never shadow each other's symbols), linked against the
+# SDK and LibTorch only. Used in-tree and, after find_package(vizrun), out of tree.
+function(vizrun_add_plugin name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES" ${ARGN})
+  if(NOT ARG_SOURCES)
+    message(FATAL_ERROR "vizrun_add_plugin(${name}): SOURCES is required")
+  endif()
+  add_library(${name} MODULE ${ARG_SOURCES})
+  set_target_properties(${name} PROPERTIES
+    PREFIX ""
+    SUFFIX ".vizplugin.so"
+    CXX_STANDARD 17
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON)
+  if(VIZRUN_PLUGIN_OUTPUT_DIR)
+    set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${VIZRUN_PLUGIN_OUTPUT_DIR})
+  endif()
+  target_link_libraries(${name} PRIVATE vizrun::sdk ${ARG_LIBRARIES})
+  # Fail at link time, not at load time, on an undefined symbol.
+  target_link_options(${name} PRIVATE "LINKER:--no-undefined")
+  if(VIZRUN_PLUGIN_INSTALL_DIR)
+    install(TARGETS ${name} LIBRARY DESTINATION ${VIZRUN_PLUGIN_INSTALL_DIR})
+  endif()
+endfunction()

@@ -1,0 +1,93 @@
+#include "vizrun_host/image_io.h"
+
+#include <OpenImageIO/imageio.h>
+#include <torch/types.h>
+
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+
+#include "vizrun/error.h"
+#include "vizrun_host/files.h"
+
+namespace vizrun::host {
+
+at::Tensor read_image(const std::string& path) {
+  auto in = OIIO::ImageInput::open(path);
+  if (!in) throw Error(path + ": cannot read image: " + OIIO::geterror());
+  const OIIO::ImageSpec& spec = in->spec();
+  const int w = spec.width, h = spec.height, c = spec.nchannels;
+  auto pixels = torch::empty({h, w, c}, torch::kUInt8);
+  if (!in->read_image(0, 0, 0, c, OIIO::TypeDesc::UINT8, pixels.data_ptr())) {
+    throw Error(path + ": cannot decode image: " + in->geterror());
+  }
+  in->close();
+  at::Tensor rgb;
+  if (c == 1 || c == 2) {
+    rgb = pixels.narrow(2, 0, 1).expand({h, w, 3});
+  } else {
+    rgb = pixels.narrow(2, 0, 3);
+  }
+  return rgb.permute({2, 0, 1}).to(torch::kFloat32).contiguous();
+}
+
+void write_png(const std::string& path, const at::Tensor& hwc_uint8) {
+  at::Tensor img = hwc_uint8;
+  if (img.dim() == 2) img = img.unsqueeze(2);
+  if (img.dim() != 3 || img.scalar_type() != torch::kUInt8) {
+    throw Error("cannot write " + path + ": expected a uint8 {H, W, C} image, got " +
+                std::string(img.scalar_type() == torch::kUInt8 ? "uint8" : "non-uint8") + " tensor of " +
+                std::to_string(img.dim()) + " dimensions");
+  }
+  const int c = static_cast<int>(img.size(2));
+  if (c != 1 && c != 3 && c != 4) throw Error("cannot write " + path + ": images need 1, 3 or 4 channels");
+  img = img.to(torch::kCPU).contiguous();
+
+  std::filesystem::path target(path);
+  std::filesystem::create_directories(target.parent_path());
+  // The temporary keeps the .png extension so OpenImageIO picks the PNG writer.
+  const std::string tmp = (target.parent_path() / ("." + target.stem().string() + ".partial.png")).string();
+  OIIO::ImageSpec spec(static_cast<int>(img.size(1)), static_cast<int>(img.size(0)), c, OIIO::TypeDesc::UINT8);
+  auto out = OIIO::ImageOutput::create(tmp);
+  if (!out || !out->open(tmp, spec) || !out->write_image(OIIO::TypeDesc::UINT8, img.data_ptr()) || !out->close()) {
+    std::string why = out ? out->geterror() : OIIO::geterror();
+    std::filesystem::remove(tmp);
+    throw Error("cannot write " + path + ": " + why);
+  }
+  std::filesystem::rename(tmp, target);
+}
+
+std::string encode_npy(const at::Tensor& values) {
+  at::Tensor t = values.detach().to(torch::kCPU).contiguous();
+  std::string descr;
+  switch (t.scalar_type()) {
+    case torch::kFloat32: descr = "<f4"; break;
+    case torch::kFloat64: descr = "<f8"; break;
+    case torch::kInt64: descr = "<i8"; break;
+    case torch::kInt32: descr = "<i4"; break;
+    case torch::kUInt8: descr = "|u1"; break;
+    case torch::kBFloat16:
+    case torch::kFloat16:
+      t = t.to(torch::kFloat32);
+      descr = "<f4";
+      break;
+    default: throw Error("cannot save array: unsupported dtype " + std::string(c10::toString(t.scalar_type())));
+  }
+  std::ostringstream shape;
+  shape << "(";
+  for (int64_t i = 0; i < t.dim(); ++i) shape << (i ? ", " : "") << t.size(i);
+  shape << (t.dim() == 1 ? ",)" : ")");
+  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape.str() + ", }";
+  // Magic (6) + version (2) + length (2) + header + '\n' is padded to a multiple of 64.
+  std::size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header += '\n';
+  std::string out = std::string("\x93NUMPY\x01\x00", 8);
+  out += static_cast<char>(header.size() & 0xff);
+  out += static_cast<char>(header.size() >> 8);
+  out += header;
+  out.append(static_cast<const char*>(t.data_ptr()), t.numel() * t.element_size());
+  return out;
+}
+
+}  // namespace vizrun::host

@@ -1,0 +1,64 @@
+#pragma once
+/// \file plugin_registry.h
+/// Finds plugin files, checks their handshake and creates plugin objects.
+/// Libraries are loaded once and never unloaded while the registry lives; every
+/// object handed out also holds its library, so it can safely outlive a lookup.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vizrun/plugin.h"
+
+namespace vizrun::host {
+
+/// A plugin that passed the handshake.
+struct PluginDescriptor {
+  std::string name;
+  std::string kind;         ///< "model" or "technique"
+  std::string version;
+  std::string sdk_version;  ///< "major.minor" the plugin was built against
+  std::string description;
+  std::string fingerprint;
+  std::string compiler;
+  std::string file;         ///< absolute path of the .vizplugin.so
+  std::string options_schema;
+};
+
+/// A plugin file that was found but refused, with the one-line reason.
+struct RejectedPlugin {
+  std::string file;
+  std::string reason;
+};
+
+class PluginRegistry {
+ public:
+  /// Scans `directories` in order for `*.vizplugin.so`; the first plugin of a name wins.
+  explicit PluginRegistry(std::vector<std::string> directories);
+  ~PluginRegistry();
+  PluginRegistry(const PluginRegistry&) = delete;
+  PluginRegistry& operator=(const PluginRegistry&) = delete;
+
+  /// The default search path: the plugin folder beside the executable
+  /// (`<exe>/../lib/vizrun/plugins`, the same in the build and install trees),
+  /// then each entry of $VIZRUN_PLUGIN_PATH (colon-separated), then `extra`.
+  static std::vector<std::string> default_directories(const std::vector<std::string>& extra = {});
+
+  /// Loads one file and checks its handshake. Throws vizrun::Error with a one-line
+  /// message naming the file, what was found and what was expected.
+  static PluginDescriptor inspect(const std::string& file);
+
+  const std::vector<PluginDescriptor>& plugins() const;
+  const std::vector<RejectedPlugin>& rejected() const;
+  /// Throws vizrun::Error listing the available plugins of that kind when absent.
+  const PluginDescriptor& find(const std::string& name, const std::string& kind) const;
+
+  std::shared_ptr<ModelBackend> create_model(const std::string& name, const CreateArgs& args) const;
+  std::shared_ptr<Technique> create_technique(const std::string& name, const CreateArgs& args) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace vizrun::host
