@@ -1,11 +1,12 @@
-# vizrun_add_plugin(<name> SOURCES <files...> [LIBRARIES <libs...>])
+# vizrun_add_plugin(<name> SOURCES <files...> [LIBRARIES <libs...>]
+#                   [OUTPUT_DIRECTORY <dir>] [NO_INSTALL])
 #
 # Builds a vizrun plugin: a MODULE library named <name>.vizplugin.so, compiled with
 # hidden visibility so that only its entry point `vizrun_plugin_info` is exported
 # (two plugins can then never shadow each other's symbols), linked against the
 # SDK and LibTorch only. Used in-tree and, after find_package(vizrun), out of tree.
 function(vizrun_add_plugin name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES" ${ARGN})
+  cmake_parse_arguments(ARG "NO_INSTALL" "OUTPUT_DIRECTORY" "SOURCES;LIBRARIES" ${ARGN})
   if(NOT ARG_SOURCES)
     message(FATAL_ERROR "vizrun_add_plugin(${name}): SOURCES is required")
   endif()
@@ -16,13 +17,15 @@ function(vizrun_add_plugin name)
     CXX_STANDARD 17
     CXX_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON)
-  if(VIZRUN_PLUGIN_OUTPUT_DIR)
+  if(ARG_OUTPUT_DIRECTORY)
+    set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIRECTORY})
+  elseif(VIZRUN_PLUGIN_OUTPUT_DIR)
     set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${VIZRUN_PLUGIN_OUTPUT_DIR})
   endif()
   target_link_libraries(${name} PRIVATE vizrun::sdk ${ARG_LIBRARIES})
   # Fail at link time, not at load time, on an undefined symbol.
   target_link_options(${name} PRIVATE "LINKER:--no-undefined")
-  if(VIZRUN_PLUGIN_INSTALL_DIR)
+  if(VIZRUN_PLUGIN_INSTALL_DIR AND NOT ARG_NO_INSTALL)
     install(TARGETS ${name} LIBRARY DESTINATION ${VIZRUN_PLUGIN_INSTALL_DIR})
   endif()
 endfunction()

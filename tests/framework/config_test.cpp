@@ -1,0 +1,184 @@
+// Experiment files: typing, overrides and every kind of validation error, with
+// the line and column each message must point at.
+#include "catch.h"
+
+#include "test_support.h"
+#include "vizrun_host/config.h"
+#include "vizrun_host/experiment.h"
+
+using namespace vizrun::host;
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+
+namespace {
+
+const char* kGood = R"(experiment: tiny
+seed: 7
+model:
+  plugin: tiny_model
+  weights: random
+techniques:
+  - plugin: layer_means
+    options:
+      layers: [conv1]
+)";
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+Experiment resolve_text(const std::string& text) { return resolve_experiment(parse_config(text, "exp.yaml", "/base")); }
+
+const PluginRegistry& test_registry() {
+  static PluginRegistry r({vizrun::testing::test_plugin_dir() + "/good"});
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("plain YAML scalars get YAML 1.2 core types; quoted ones stay strings", "[config]") {
+  auto t = parse_config("a: 3\nb: 2.5\nc: true\nd: '3'\ne: ~\nf: hello\ng: 1e3\n", "x.yaml", ".");
+  CHECK(t.root["a"].is_number_integer());
+  CHECK(t.root["b"].get<double>() == 2.5);
+  CHECK(t.root["c"].get<bool>());
+  CHECK(t.root["d"].get<std::string>() == "3");
+  CHECK(t.root["e"].is_null());
+  CHECK(t.root["f"] == "hello");
+  CHECK(t.root["g"].get<double>() == 1000.0);
+}
+
+TEST_CASE("a good experiment resolves with defaults filled in", "[config]") {
+  Experiment e = resolve_text(kGood);
+  CHECK(e.name == "tiny");
+  CHECK(e.seed == 7);
+  CHECK(e.device == "auto");
+  CHECK(e.precision == "fp32");
+  CHECK(e.output == "/base/runs");
+  REQUIRE(e.techniques.size() == 1);
+  CHECK(e.techniques[0].id == "layer_means");
+  validate_plugins(e, test_registry());
+  CHECK(e.techniques[0].options["sleep_ms"] == 0);           // plugin default filled
+  CHECK(e.tree.root["techniques"][0]["options"]["fail"] == false);  // and recorded in the resolved tree
+}
+
+TEST_CASE("errors name file, line, column, key path and expectation", "[config]") {
+  SECTION("unknown top-level key, with a suggestion") {
+    std::string msg = error_of([] { resolve_text(std::string(kGood) + "sede: 3\n"); });
+    CHECK_THAT(msg, StartsWith("exp.yaml:10:1: sede: unknown key 'sede' (did you mean 'seed'?)"));
+  }
+  SECTION("wrong type") {
+    std::string text = kGood;
+    text.replace(text.find("seed: 7"), 7, "seed: many");
+    CHECK_THAT(error_of([&] { resolve_text(text); }),
+               StartsWith("exp.yaml:2:7: seed: expected an integer >= 0, got string \"many\""));
+  }
+  SECTION("value outside an enum") {
+    CHECK_THAT(error_of([] { resolve_text(std::string(kGood) + "device: gpu\n"); }),
+               StartsWith("exp.yaml:10:9: device: expected one of 'cpu', 'cuda', 'auto', got string \"gpu\""));
+  }
+  SECTION("missing required key") {
+    CHECK_THAT(error_of([] { resolve_text("model: {plugin: tiny_model, weights: random}\n"); }),
+               Contains("missing required key 'techniques'"));
+  }
+  SECTION("YAML syntax error") {
+    CHECK_THAT(error_of([] { parse_config("model: [unclosed\n", "bad.yaml", "."); }), StartsWith("bad.yaml:"));
+    CHECK_THAT(error_of([] { parse_config("model: [unclosed\n", "bad.yaml", "."); }), Contains("invalid YAML"));
+  }
+  SECTION("duplicate key") {
+    CHECK_THAT(error_of([] { parse_config("seed: 1\nseed: 2\n", "dup.yaml", "."); }),
+               StartsWith("dup.yaml:2:1: seed: duplicate key 'seed'"));
+  }
+  SECTION("nested unknown key inside a technique") {
+    std::string text = std::string(kGood) + "    idd: x\n";
+    CHECK_THAT(error_of([&] { resolve_text(text); }), StartsWith("exp.yaml:10:5: techniques[0].idd: unknown key 'idd' (did you mean 'id'?)"));
+  }
+  SECTION("unknown plugin lists what is available") {
+    std::string text = kGood;
+    text.replace(text.find("layer_means"), 11, "layer_mean");
+    Experiment e = resolve_text(text);
+    std::string msg = error_of([&] { validate_plugins(e, test_registry()); });
+    CHECK_THAT(msg, StartsWith("exp.yaml:7:13: techniques[0].plugin: unknown technique plugin 'layer_mean'"));
+    CHECK_THAT(msg, Contains("did you mean 'layer_means'?"));
+    CHECK_THAT(msg, Contains("available: layer_means"));
+  }
+  SECTION("plugin option of the wrong type, checked against the plugin's own schema") {
+    std::string text = std::string(kGood) + "      sleep_ms: -5\n";
+    Experiment e = resolve_text(text);
+    CHECK_THAT(error_of([&] { validate_plugins(e, test_registry()); }),
+               StartsWith("exp.yaml:10:17: techniques[0].options.sleep_ms: expected an integer >= 0, got integer -5"));
+  }
+  SECTION("unknown plugin option") {
+    Experiment e = resolve_text(std::string(kGood) + "      layer: conv1\n");
+    CHECK_THAT(error_of([&] { validate_plugins(e, test_registry()); }),
+               StartsWith("exp.yaml:10:7: techniques[0].options.layer: unknown key 'layer' (did you mean 'layers'?)"));
+  }
+  SECTION("duplicate technique ids") {
+    std::string text = std::string(kGood) + "    id: a\n  - plugin: layer_means\n    id: a\n";
+    CHECK_THAT(error_of([&] { resolve_text(text); }), StartsWith("exp.yaml:12:9: techniques[1].id: duplicate technique id 'a'"));
+  }
+}
+
+TEST_CASE("overrides set nested values, index lists, append, and parse values as YAML", "[config][overrides]") {
+  ConfigTree t = parse_config(kGood, "exp.yaml", "/base");
+  apply_override(t, "seed=11");
+  apply_override(t, "techniques.0.options.layers=[conv2, pool1]");
+  apply_override(t, "techniques.1={plugin: layer_means}");
+  apply_override(t, "model.options.size=8");
+  CHECK(t.root["seed"] == 11);
+  CHECK(t.root["techniques"][0]["options"]["layers"] == nlohmann::json({"conv2", "pool1"}));
+  CHECK(t.root["techniques"][1]["plugin"] == "layer_means");
+  CHECK(t.root["model"]["options"]["size"] == 8);
+
+  Experiment e = resolve_experiment(t);
+  CHECK(e.techniques[1].id == "layer_means_2");  // same plugin twice: ids made unique
+}
+
+TEST_CASE("a bad override is reported as the --set that caused it", "[config][overrides]") {
+  ConfigTree t = parse_config(kGood, "exp.yaml", "/base");
+  CHECK_THAT(error_of([&] { apply_override(t, "seed"); }), StartsWith("--set seed: expected key.path=value"));
+  CHECK_THAT(error_of([&] { apply_override(t, "techniques.x.plugin=a"); }), Contains("must be a list index"));
+  CHECK_THAT(error_of([&] { apply_override(t, "techniques.5.plugin=a"); }), Contains("past the end"));
+  apply_override(t, "seed=ten");
+  CHECK_THAT(error_of([&] { resolve_experiment(t); }),
+             StartsWith("--set seed=ten: expected an integer >= 0, got string \"ten\""));
+  ConfigTree u = parse_config(kGood, "exp.yaml", "/base");
+  apply_override(u, "modle.plugin=x");
+  CHECK_THAT(error_of([&] { resolve_experiment(u); }), StartsWith("--set modle.plugin=x: unknown key 'modle' (did you mean 'model'?)"));
+}
+
+TEST_CASE("the resolved config round-trips through YAML unchanged", "[config]") {
+  ConfigTree t = parse_config(std::string(kGood) + "description: 'true'\noutput: 'runs: x'\n", "exp.yaml", "/base");
+  apply_override(t, "model.options={size: 12}");
+  std::string yaml = to_yaml(t.root);
+  ConfigTree again = parse_config(yaml, "again.yaml", "/base");
+  CHECK(again.root == t.root);
+}
+
+TEST_CASE("random configs never crash the parser", "[config][fuzz]") {
+  // Mutations of a valid file: every outcome is a parsed tree or a ConfigError.
+  std::mt19937 rng(1234);
+  const std::string alphabet = "abc:-[]{}'\"#&*!|>%@ \n\t0123456789.";
+  for (int i = 0; i < 3000; ++i) {
+    std::string text = kGood;
+    int edits = 1 + static_cast<int>(rng() % 6);
+    for (int k = 0; k < edits; ++k) {
+      std::size_t pos = rng() % (text.size() + 1);
+      switch (rng() % 3) {
+        case 0: text.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
+        case 1: if (pos < text.size()) text.erase(pos, 1); break;
+        default: if (pos < text.size()) text[pos] = alphabet[rng() % alphabet.size()];
+      }
+    }
+    try {
+      Experiment e = resolve_experiment(parse_config(text, "fuzz.yaml", "."));
+      validate_plugins(e, test_registry());
+    } catch (const ConfigError& e) {
+      CHECK(std::string(e.what()).find('\n') == std::string::npos);  // one line
+    }
+  }
+}
