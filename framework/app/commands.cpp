@@ -123,7 +123,7 @@ int validate_command(const CommonOptions& o) {
   }
 }
 
-int plugins_command(const CommonOptions& o, const std::string& name) {
+int plugins_command(const CommonOptions& o, const std::string& name, bool print_schema) {
   PluginRegistry registry(PluginRegistry::default_directories(o.plugin_paths));
   if (name.empty()) {
     std::printf("%-16s %-10s %-8s %-4s %s\n", "NAME", "KIND", "VERSION", "SDK", "FILE");
@@ -145,6 +145,10 @@ int plugins_command(const CommonOptions& o, const std::string& name) {
     for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
     print_error("unknown plugin '" + name + "'; available: " + (list.empty() ? "none found" : list));
     return 2;
+  }
+  if (print_schema) {
+    std::printf("%s\n", parse_schema(d->options_schema, d->file).dump(2).c_str());
+    return 0;
   }
   std::printf("%s %s (%s plugin, SDK %s)\n%s\nfile: %s\nbuilt with: %s, %s\n\noptions:\n", d->name.c_str(),
               d->version.c_str(), d->kind.c_str(), d->sdk_version.c_str(), d->description.c_str(), d->file.c_str(),

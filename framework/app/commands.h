@@ -20,6 +20,6 @@ struct CommonOptions {
 
 int run_command(const CommonOptions& options);
 int validate_command(const CommonOptions& options);
-int plugins_command(const CommonOptions& options, const std::string& name);
+int plugins_command(const CommonOptions& options, const std::string& name, bool print_schema);
 
 }  // namespace vizrun::app

@@ -59,6 +59,8 @@ int main(int argc, char** argv) {
   auto* plugins = app.add_subcommand("plugins", "List the plugins found, or show the options of one");
   plugins->add_option("name", plugin_name, "Plugin name");
   plugins->add_option("--plugin-path", plugin_opts.plugin_paths, "Extra plugin folder or file (repeatable)");
+  bool print_schema = false;
+  plugins->add_flag("--schema", print_schema, "Print the plugin's options JSON Schema (as in schemas/plugins/)");
 
   std::vector<std::string> args = normalise_arguments(argc, argv);
   std::string command_line = "vizrun";
@@ -81,5 +83,5 @@ int main(int argc, char** argv) {
 
   if (*run) return vizrun::app::run_command(run_opts);
   if (*validate) return vizrun::app::validate_command(validate_opts);
-  return vizrun::app::plugins_command(plugin_opts, plugin_name);
+  return vizrun::app::plugins_command(plugin_opts, plugin_name, print_schema);
 }
