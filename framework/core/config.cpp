@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <regex>
 
+#include "vizrun_host/experiment.h"
 #include "vizrun_host/files.h"
 #include "vizrun_host/text.h"
 
@@ -159,6 +160,10 @@ ConfigTree load_config_file(const std::string& path) {
   }
   fs::path abs = fs::absolute(path).lexically_normal();
   return parse_config(text, path, abs.parent_path().string());
+}
+
+Value read_config_value(const std::string& path) {
+  return to_value(load_config_file(path).root);
 }
 
 void apply_override(ConfigTree& tree, const std::string& assignment) {

@@ -18,6 +18,7 @@
 
 #include "vizrun/plugin.h"
 #include "vizrun_host/build_info.h"
+#include "vizrun_host/config.h"
 #include "vizrun_host/files.h"
 #include "vizrun_host/image_io.h"
 #include "vizrun_host/manifest.h"
@@ -117,6 +118,13 @@ class RunHost final : public Host {
     at::Tensor image = read_image(full);
     record_input(full);
     return image;
+  }
+
+  Value read_config(const std::string& path) const override {
+    const std::string full = resolve_path(path);
+    Value value = read_config_value(full);
+    record_input(full);
+    return value;
   }
 
   std::string cache_dir() const override { return m_cache; }

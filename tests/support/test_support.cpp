@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "vizrun_host/config.h"
 #include "vizrun_host/image_io.h"
 
 namespace fs = std::filesystem;
@@ -54,6 +55,7 @@ std::vector<std::string> TestHost::expand_inputs(const std::vector<std::string>&
 }
 
 at::Tensor TestHost::load_image(const std::string& path) const { return host::read_image(resolve_path(path)); }
+Value TestHost::read_config(const std::string& path) const { return host::read_config_value(resolve_path(path)); }
 std::string TestHost::cache_dir() const { return cache; }
 void TestHost::log(LogLevel, const std::string& message) const { logs.push_back(message); }
 void TestHost::progress(const std::string&, std::size_t, std::size_t) const { ++progress_calls; }

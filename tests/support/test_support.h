@@ -19,6 +19,7 @@ class TestHost : public Host {
   std::string resolve_path(const std::string& path) const override;
   std::vector<std::string> expand_inputs(const std::vector<std::string>& patterns) const override;
   at::Tensor load_image(const std::string& path) const override;
+  Value read_config(const std::string& path) const override;
   std::string cache_dir() const override;
   void log(LogLevel level, const std::string& message) const override;
   void progress(const std::string& stage, std::size_t done, std::size_t total) const override;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "vizrun/error.h"
+#include "vizrun/value.h"
 
 namespace vizrun::host {
 
@@ -52,6 +53,9 @@ struct ConfigTree {
 ConfigTree parse_config(const std::string& yaml_text, const std::string& label, const std::string& base_dir);
 /// Reads and parses a file (ConfigError if it cannot be read or parsed).
 ConfigTree load_config_file(const std::string& path);
+
+/// Reads a YAML file into the SDK's Value (for Host::read_config).
+Value read_config_value(const std::string& path);
 
 /// Applies "key.path=value" (value parsed as YAML: `3`, `true`, `[a, b]`, `{k: v}`).
 /// Numeric path components index lists. Missing intermediate mappings are created;

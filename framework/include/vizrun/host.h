@@ -30,6 +30,10 @@ class VIZRUN_SDK_API Host {
   /// Decodes an image file to RGB float32 pixels in [0, 255], shape {3, H, W}.
   /// The file is recorded (with its sha256) in the run manifest.
   virtual at::Tensor load_image(const std::string& path) const = 0;
+  /// Reads a YAML (or JSON) file into a Value, for plugins whose options refer to
+  /// a file of their own (a model architecture, say). Relative paths as in
+  /// resolve_path. Throws vizrun::Error naming the file, line and column.
+  virtual Value read_config(const std::string& path) const = 0;
   /// A writable cache folder for downloads ($VIZRUN_CACHE, $XDG_CACHE_HOME/vizrun, ~/.cache/vizrun).
   virtual std::string cache_dir() const = 0;
 
