@@ -1,0 +1,252 @@
+#include "technique_kit.h"
+
+#include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "vizrun/error.h"
+#include "vizrun/image.h"
+
+namespace vizrun::kit {
+
+std::int64_t opt_int(const Value& options, const std::string& key, std::int64_t fallback) {
+  if (!options.is_dict() || !options.contains(key) || options.at(key).is_null()) return fallback;
+  return options.at(key).as_int();
+}
+
+double opt_double(const Value& options, const std::string& key, double fallback) {
+  if (!options.is_dict() || !options.contains(key) || options.at(key).is_null()) return fallback;
+  return options.at(key).as_double();
+}
+
+bool opt_bool(const Value& options, const std::string& key, bool fallback) {
+  if (!options.is_dict() || !options.contains(key) || options.at(key).is_null()) return fallback;
+  return options.at(key).as_bool();
+}
+
+std::string opt_string(const Value& options, const std::string& key, const std::string& fallback) {
+  if (!options.is_dict() || !options.contains(key) || options.at(key).is_null()) return fallback;
+  return options.at(key).as_string();
+}
+
+std::vector<std::string> opt_strings(const Value& options, const std::string& key) {
+  std::vector<std::string> out;
+  if (!options.is_dict() || !options.contains(key)) return out;
+  const Value& v = options.at(key);
+  if (v.is_string()) return {v.as_string()};
+  for (const auto& item : v.as_list()) out.push_back(item.as_string());
+  return out;
+}
+
+bool is_conv_type(const std::string& type) {
+  return type.rfind("conv", 0) == 0 || type == "depthwise_conv2d" || type == "separable_conv2d";
+}
+
+std::string join(const std::vector<std::string>& items, const std::string& sep) {
+  std::string s;
+  for (const auto& i : items) s += (s.empty() ? "" : sep) + i;
+  return s;
+}
+
+namespace {
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+bool spatial(const LayerInfo& l) { return l.shape.size() == 3; }
+
+}  // namespace
+
+std::vector<std::string> close_matches(const std::string& name, const std::vector<std::string>& candidates) {
+  std::vector<std::pair<std::size_t, std::string>> scored;
+  for (const auto& c : candidates) {
+    const std::size_t d = edit_distance(name, c);
+    if (d <= std::max<std::size_t>(2, name.size() / 3)) scored.emplace_back(d, c);
+  }
+  std::sort(scored.begin(), scored.end());
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < scored.size() && i < 5; ++i) out.push_back(scored[i].second);
+  return out;
+}
+
+std::vector<LayerInfo> select_layers(const std::vector<LayerInfo>& layers, const Value& spec) {
+  std::vector<LayerInfo> out;
+  if (spec.is_int()) {
+    const std::int64_t n = spec.as_int();
+    if (n < 1) throw Error("layers: expected a positive count of first layers, got " + std::to_string(n));
+    for (const auto& l : layers) {
+      if (static_cast<std::int64_t>(out.size()) >= n) break;
+      if (spatial(l)) out.push_back(l);
+    }
+    return out;
+  }
+  std::vector<std::string> patterns;
+  if (spec.is_string()) {
+    patterns.push_back(spec.as_string());
+  } else if (spec.is_list()) {
+    for (const auto& p : spec.as_list()) patterns.push_back(p.as_string());
+  } else {
+    throw Error("layers: expected a count, a name/glob or a list of names/globs, got " + spec.to_json());
+  }
+  std::set<std::string> chosen;
+  std::vector<std::string> names;
+  for (const auto& l : layers) names.push_back(l.name);
+  for (const auto& p : patterns) {
+    bool hit = false;
+    for (const auto& l : layers) {
+      bool match = false;
+      if (p == "all_conv") match = is_conv_type(l.type) && spatial(l);
+      else if (p == "all") match = spatial(l);
+      else match = fnmatch(p.c_str(), l.name.c_str(), 0) == 0;
+      if (match) {
+        hit = true;
+        chosen.insert(l.name);
+      }
+    }
+    if (!hit) {
+      auto close = close_matches(p, names);
+      throw Error("layers: '" + p + "' matches no layer of the model" +
+                  (close.empty() ? std::string("; layers are: ") + join(names) : "; did you mean: " + join(close)) +
+                  " (also accepted: globs such as block*_conv*, all_conv, all, or a count of first layers)");
+    }
+  }
+  for (const auto& l : layers)
+    if (chosen.count(l.name)) out.push_back(l);
+  return out;
+}
+
+std::vector<std::int64_t> select_filters(const Value& spec, std::int64_t channels, const std::string& layer) {
+  std::vector<std::int64_t> out;
+  auto check = [&](std::int64_t f) {
+    if (f < 0 || f >= channels)
+      throw Error("filters: index " + std::to_string(f) + " is out of range for layer " + layer + " with " +
+                  std::to_string(channels) + " filters (expected 0.." + std::to_string(channels - 1) + ")");
+    return f;
+  };
+  if (spec.is_null()) {
+    for (std::int64_t f = 0; f < std::min<std::int64_t>(64, channels); ++f) out.push_back(f);
+  } else if (spec.is_int()) {
+    const std::int64_t n = spec.as_int();
+    if (n < 1) throw Error("filters: expected a positive count, got " + std::to_string(n));
+    for (std::int64_t f = 0; f < std::min(n, channels); ++f) out.push_back(f);
+  } else if (spec.is_string()) {
+    if (spec.as_string() != "all") throw Error("filters: expected \"all\", a count, a list or {start, stop}, got " + spec.to_json());
+    for (std::int64_t f = 0; f < channels; ++f) out.push_back(f);
+  } else if (spec.is_list()) {
+    std::set<std::int64_t> seen;
+    for (const auto& v : spec.as_list()) {
+      const std::int64_t f = check(v.as_int());
+      if (seen.insert(f).second) out.push_back(f);
+    }
+  } else if (spec.is_dict()) {
+    const std::int64_t start = check(opt_int(spec, "start", 0));
+    const std::int64_t stop = std::min(opt_int(spec, "stop", channels), channels);
+    const std::int64_t step = opt_int(spec, "step", 1);
+    if (step < 1) throw Error("filters: step must be >= 1");
+    for (std::int64_t f = start; f < stop; f += step) out.push_back(f);
+  } else {
+    throw Error("filters: expected \"all\", a count, a list or {start, stop}, got " + spec.to_json());
+  }
+  if (out.empty()) throw Error("filters: the selection " + spec.to_json() + " is empty for layer " + layer);
+  return out;
+}
+
+bool cpu_has_bf16() {
+  static const bool has = [] {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("flags", 0) == 0) {
+        std::istringstream words(line);
+        std::string w;
+        while (words >> w)
+          if (w == "avx512_bf16") return true;
+        return false;
+      }
+    }
+    return false;
+  }();
+  return has;
+}
+
+PrecisionScope::PrecisionScope(const std::string& precision, c10::Device device, const Host* host)
+    : m_prev_cpu(at::autocast::is_cpu_enabled()),
+      m_prev_cuda(at::autocast::is_enabled()),
+      m_prev_cpu_dtype(at::autocast::get_autocast_cpu_dtype()),
+      m_prev_cuda_dtype(at::autocast::get_autocast_gpu_dtype()) {
+  if (precision != "bf16") return;
+  // Autocast caches the low-precision copy of every leaf that requires a gradient:
+  // the picture being optimised is such a leaf, so a cache would freeze it at step 0.
+  m_prev_cache = at::autocast::is_autocast_cache_enabled();
+  at::autocast::set_autocast_cache_enabled(false);
+  if (device.is_cuda()) {
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(true);
+    m_enabled = true;
+  } else if (cpu_has_bf16()) {
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::set_cpu_enabled(true);
+    m_enabled = true;
+  } else if (host) {
+    host->log(LogLevel::warning,
+              "precision bf16 requested but this CPU lacks AVX512-BF16 (flag avx512_bf16); running in fp32");
+  }
+}
+
+PrecisionScope::~PrecisionScope() {
+  if (m_prev_cache) at::autocast::set_autocast_cache_enabled(true);
+  if (!m_enabled) return;
+  at::autocast::clear_cache();
+  at::autocast::set_cpu_enabled(m_prev_cpu);
+  at::autocast::set_enabled(m_prev_cuda);
+  at::autocast::set_autocast_cpu_dtype(m_prev_cpu_dtype);
+  at::autocast::set_autocast_gpu_dtype(m_prev_cuda_dtype);
+}
+
+std::pair<std::int64_t, std::int64_t> input_size(const ModelBackend& model, const Value& spec) {
+  const InputSpec in = model.input_spec();
+  if (spec.is_null() || (spec.is_string() && spec.as_string() == "model")) return {in.height, in.width};
+  if (!spec.is_int()) throw Error("size: expected \"model\" or an integer side in pixels, got " + spec.to_json());
+  const std::int64_t s = spec.as_int();
+  if (in.fixed_size && (s != in.height || s != in.width))
+    throw Error("size: this model takes only " + std::to_string(in.height) + "x" + std::to_string(in.width) +
+                " inputs (got " + std::to_string(s) + "); use size: model or a model variant without its classifier");
+  if (s < in.min_size)
+    throw Error("size: " + std::to_string(s) + " is below the model's minimum input side " + std::to_string(in.min_size));
+  return {s, s};
+}
+
+at::Tensor load_batch(const Host& host, const std::vector<std::string>& paths, std::int64_t height,
+                      std::int64_t width, const std::string& mode, c10::Device device) {
+  std::vector<at::Tensor> items;
+  items.reserve(paths.size());
+  for (const auto& p : paths) {
+    at::Tensor chw = host.load_image(p);
+    if (chw.dim() != 3 || chw.size(0) != 3) throw Error("image " + p + ": expected RGB {3, H, W} from the host");
+    at::Tensor hwc = image::resize(chw.permute({1, 2, 0}).to(at::kFloat).contiguous(), height, width, mode);
+    items.push_back(hwc.permute({2, 0, 1}));
+  }
+  return at::stack(items).to(device).contiguous();
+}
+
+std::string stem(const std::string& path) {
+  std::string base = path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
+  const auto dot = base.find_last_of('.');
+  return dot == std::string::npos || dot == 0 ? base : base.substr(0, dot);
+}
+
+}  // namespace vizrun::kit

@@ -1,0 +1,198 @@
+#include "gradcam.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "technique_kit.h"
+#include "vizrun/image.h"
+
+namespace vizrun::techniques {
+
+CamBatch grad_cam(ModelBackend& model, const at::Tensor& input, const std::string& layer, const ClassChoice& choice,
+                  const std::string& score) {
+  const std::string logits_layer = model.logits_layer();
+  if (logits_layer.empty())
+    throw Error("gradcam: the model has no classifier (logits_layer is empty); load it with its top, e.g. include_top: true");
+  if (score != "logit" && score != "probability")
+    throw Error("gradcam: score must be logit or probability, got '" + score + "'");
+  torch::autograd::AutoGradMode grad_on(true);
+  // The input requires a gradient only so the tapped layer output is part of a
+  // graph; autograd::grad below stops at that layer and never reaches the input.
+  at::Tensor x = input.to(at::kFloat).detach().requires_grad_(true);
+  const Activations acts = model.forward(x, {layer, logits_layer});
+  const at::Tensor& features = acts.at(layer);
+  if (features.dim() != 4)
+    throw Error("gradcam: layer " + layer + " has no spatial output; choose a convolutional layer");
+  const at::Tensor logits = acts.at(logits_layer).to(at::kFloat);
+  at::Tensor scores = logits;
+  if (score == "probability") {
+    const std::string act = model.output_activation();
+    if (act == "softmax") scores = logits.softmax(1);
+    else if (act == "sigmoid") scores = logits.sigmoid();
+  }
+  const std::int64_t batch = x.size(0);
+  at::Tensor classes;
+  if (choice.ids.empty()) {
+    const std::int64_t k = std::min<std::int64_t>(choice.top, logits.size(1));
+    classes = std::get<1>(logits.detach().topk(k, 1));
+  } else {
+    for (const auto id : choice.ids)
+      if (id < 0 || id >= logits.size(1))
+        throw Error("gradcam: class " + std::to_string(id) + " is out of range (the model has " +
+                    std::to_string(logits.size(1)) + " classes)");
+    classes = at::tensor(choice.ids, at::kLong).to(logits.device()).unsqueeze(0).expand({batch, -1}).contiguous();
+  }
+  const std::int64_t k = classes.size(1);
+  std::vector<at::Tensor> raws;
+  for (std::int64_t j = 0; j < k; ++j) {
+    // Images are independent (eval mode), so the sum's gradient gives each image its own.
+    const at::Tensor target = scores.gather(1, classes.select(1, j).unsqueeze(1)).sum();
+    const at::Tensor grads = torch::autograd::grad({target}, {features}, {}, /*retain_graph=*/j + 1 < k)[0];
+    torch::autograd::AutoGradMode grad_off(false);
+    const at::Tensor weights = grads.to(at::kFloat).mean({2, 3}, /*keepdim=*/true);
+    raws.push_back((weights * features.detach().to(at::kFloat)).sum(1).relu());
+  }
+  torch::autograd::AutoGradMode grad_off(false);
+  CamBatch out;
+  out.raw = at::stack(raws, 1);
+  const at::Tensor peak = out.raw.amax({2, 3}, /*keepdim=*/true);
+  // A map with no positive evidence stays 0 instead of 0/0.
+  out.heatmaps = at::where(peak > 0, out.raw / peak.clamp_min(1e-30), at::zeros_like(out.raw));
+  out.logits = logits.detach();
+  out.classes = classes;
+  return out;
+}
+
+GradCam::GradCam(const CreateArgs& args)
+    : m_options(args.options), m_host(args.host), m_device(args.device), m_precision(args.precision) {
+  if (!m_options.is_dict()) m_options = Dict{};
+  if (!m_options.contains("images")) throw Error("gradcam: option 'images' is required (paths or globs)");
+  const std::string score = kit::opt_string(m_options, "score", "logit");
+  if (score != "logit" && score != "probability")
+    throw Error("gradcam: score must be logit or probability, got '" + score + "'");
+}
+
+ClassChoice GradCam::resolve_classes(const ModelBackend& model) const {
+  ClassChoice choice;
+  const Value spec = m_options.get("classes", Value(Dict{{"top", 1}}));
+  if (spec.is_dict()) {
+    choice.top = kit::opt_int(spec, "top", 1);
+    if (choice.top < 1) throw Error("gradcam: classes.top must be >= 1");
+    return choice;
+  }
+  const Value list = spec.is_list() ? spec : Value(List{spec});
+  const auto names = model.class_names();
+  for (const auto& item : list.as_list()) {
+    if (item.is_int()) {
+      choice.ids.push_back(item.as_int());
+      continue;
+    }
+    const std::string& name = item.as_string();
+    auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end()) {
+      auto close = kit::close_matches(name, names);
+      throw Error("gradcam: unknown class name '" + name + "'" +
+                  (close.empty() ? std::string(" (the model has ") + std::to_string(names.size()) + " class names)"
+                                 : "; did you mean: " + kit::join(close)));
+    }
+    choice.ids.push_back(it - names.begin());
+  }
+  if (choice.ids.empty()) throw Error("gradcam: classes is an empty list");
+  return choice;
+}
+
+void GradCam::run(ModelBackend& model, Output& out) {
+  if (!m_host) throw Error("gradcam: needs a host to load images");
+  const auto paths = m_host->expand_inputs(kit::opt_strings(m_options, "images"));
+  std::string layer = kit::opt_string(m_options, "layer", "auto");
+  if (layer.empty() || layer == "auto") layer = model.last_conv_layer();
+  const auto [height, width] = kit::input_size(model, m_options.get("size", Value("model")));
+  {
+    const auto layers = model.layers_for(height, width);
+    kit::select_layers(layers, Value(layer));  // throws with close names when unknown
+  }
+  const std::string score = kit::opt_string(m_options, "score", "logit");
+  const std::string resize_mode = kit::opt_string(m_options, "resize", "nearest");
+  const double intensity = kit::opt_double(m_options, "intensity", 0.4);
+  const std::string overlay_map = kit::opt_string(m_options, "overlay_colormap", "jet");
+  const std::string heat_map = kit::opt_string(m_options, "heatmap_colormap", "viridis");
+  const std::int64_t report_top = kit::opt_int(m_options, "report_top", 3);
+  const std::int64_t batch = std::max<std::int64_t>(1, kit::opt_int(m_options, "batch_size", 16));
+  const bool titles = kit::opt_bool(m_options, "titles", true);
+  const bool arrays = kit::opt_bool(m_options, "save_arrays", true);
+  const std::int64_t heat_side = kit::opt_int(m_options, "heatmap_size", 224);
+  const ClassChoice choice = resolve_classes(model);
+  const auto names = model.class_names();
+  const std::string activation = model.output_activation();
+  auto class_name = [&](std::int64_t id) {
+    return id >= 0 && id < static_cast<std::int64_t>(names.size()) ? names[static_cast<std::size_t>(id)]
+                                                                    : "class " + std::to_string(id);
+  };
+
+  kit::PrecisionScope precision(m_precision, m_device, m_host);
+  List predictions;
+  const std::int64_t n = static_cast<std::int64_t>(paths.size());
+  for (std::int64_t start = 0; start < n; start += batch) {
+    m_host->check_stop();
+    const std::vector<std::string> chunk(paths.begin() + start, paths.begin() + std::min(n, start + batch));
+    at::Tensor pixels = kit::load_batch(*m_host, chunk, height, width, resize_mode, m_device);
+    at::Tensor input;
+    {
+      torch::autograd::AutoGradMode grad_off(false);
+      input = model.preprocess(pixels);
+    }
+    const CamBatch cam = grad_cam(model, input, layer, choice, score);
+    const at::Tensor heat = cam.heatmaps.to(at::kCPU);
+    const at::Tensor classes = cam.classes.to(at::kCPU);
+    at::Tensor probs = cam.logits.to(at::kCPU);
+    if (activation == "softmax") probs = probs.softmax(1);
+    else if (activation == "sigmoid") probs = probs.sigmoid();
+    const auto top = probs.topk(std::min<std::int64_t>(report_top, probs.size(1)), 1);
+    for (std::size_t i = 0; i < chunk.size(); ++i) {
+      const auto b = static_cast<std::int64_t>(i);
+      const std::string& path = chunk[i];
+      const std::string name = kit::stem(path);
+      List top_list;
+      for (std::int64_t j = 0; j < std::get<0>(top).size(1); ++j) {
+        const std::int64_t id = std::get<1>(top)[b][j].item<std::int64_t>();
+        top_list.push_back(Dict{{"class", id}, {"name", class_name(id)}, {"probability", std::get<0>(top)[b][j].item<double>()}});
+      }
+      predictions.push_back(Dict{{"image", path}, {"top", top_list}});
+      // The photo at its own resolution, as the book overlays on cv2.imread's picture.
+      const at::Tensor photo = m_host->load_image(path).permute({1, 2, 0}).round().clamp(0, 255).to(at::kByte).contiguous();
+      for (std::int64_t j = 0; j < heat.size(1); ++j) {
+        const std::int64_t id = classes[b][j].item<std::int64_t>();
+        const at::Tensor map = heat[b][j].contiguous();
+        const double p = probs[b][id].item<double>();
+        char label[64];
+        std::snprintf(label, sizeof label, "%.3f", p);
+        const std::string base = name + "/" + std::to_string(j) + "_class_" + std::to_string(id);
+        const Dict meta{{"image", path},          {"layer", layer}, {"class", id}, {"name", class_name(id)},
+                        {"probability", p},       {"rank", j},      {"score", score}};
+        if (arrays) out.array(base + "_heatmap", map, meta);
+        // The heatmap alone, upscaled so its cells stay square and visible.
+        const std::int64_t factor = std::max<std::int64_t>(1, (heat_side + map.size(0) - 1) / map.size(0));
+        at::Tensor heat_img = image::upscale(image::colormap(map, heat_map), factor);
+        // Overlay: heatmap resized (bilinear) to the photo, uint8(255 * h), JET, blended.
+        const at::Tensor big = image::resize(map.unsqueeze(2), photo.size(0), photo.size(1), "bilinear").squeeze(2);
+        const at::Tensor jet = image::colormap(big.clamp(0, 1), overlay_map);
+        at::Tensor blended = image::overlay(photo, jet, intensity);
+        if (titles) {
+          const std::string text = class_name(id) + " (" + std::to_string(id) + ") p=" + label;
+          heat_img = image::add_title(heat_img, layer + ": " + text, 1, 32);
+          blended = image::add_title(blended, text, std::max<std::int64_t>(1, blended.size(1) / 300), 32);
+        }
+        out.image(base + "_heatmap", heat_img, meta);
+        out.image(base + "_overlay", blended, meta);
+      }
+    }
+    m_host->progress("gradcam " + layer, static_cast<std::size_t>(std::min(n, start + batch)), static_cast<std::size_t>(n));
+    out.record("predictions", predictions);
+  }
+}
+
+}  // namespace vizrun::techniques

@@ -1,0 +1,53 @@
+#pragma once
+/// \file gradcam.h
+/// Grad-CAM (Selvaraju et al.) as the book computes it: the gradient of a class
+/// score with respect to a convolutional layer's output, averaged over space to
+/// weigh the channels, weighted sum, ReLU, normalised to [0, 1] by the maximum.
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vizrun/plugin.h"
+
+namespace vizrun::techniques {
+
+/// Heatmaps of one batch: {B, K, h, w} in [0, 1] at the layer's resolution, and
+/// the logits {B, classes} of the batch.
+struct CamBatch {
+  at::Tensor heatmaps;
+  at::Tensor raw;     ///< before normalisation: ReLU(sum_c w_c A_c), {B, K, h, w}
+  at::Tensor logits;  ///< {B, classes}
+  at::Tensor classes; ///< {B, K} int64: the class of every heatmap
+};
+
+/// How target classes are chosen: the top-K predictions, or explicit ids.
+struct ClassChoice {
+  std::int64_t top = 1;                  ///< used when `ids` is empty
+  std::vector<std::int64_t> ids;         ///< explicit class ids (same for every image)
+};
+
+/// Computes Grad-CAM for a batch of model-space inputs {B, C, H, W}. `score` is
+/// "logit" (pre-activation) or "probability" (after the backend's output activation).
+CamBatch grad_cam(ModelBackend& model, const at::Tensor& input, const std::string& layer, const ClassChoice& classes,
+                  const std::string& score);
+
+class GradCam : public Technique {
+ public:
+  explicit GradCam(const CreateArgs& args);
+  void run(ModelBackend& model, Output& out) override;
+
+ private:
+  ClassChoice resolve_classes(const ModelBackend& model) const;
+
+  Value m_options;
+  const Host* m_host;
+  c10::Device m_device;
+  std::string m_precision;
+};
+
+extern const char* const kGradCamSchema;
+
+}  // namespace vizrun::techniques

@@ -1,0 +1,9 @@
+#pragma once
+// Minimal .npy reader for test fixtures (little-endian, C order; f4, f8, u1, i8).
+#include <ATen/core/Tensor.h>
+
+#include <string>
+
+namespace vizrun::testing {
+at::Tensor read_npy(const std::string& path);
+}

@@ -1,0 +1,40 @@
+#pragma once
+// A test-only model backend: the tiny convnet of tests/oracles/techniques/tiny_net.py
+// (conv1 3->8, conv2 8->12, pool1, conv3 12->16, gap, logits 16->5; input x / 255).
+#include <ATen/core/Tensor.h>
+
+#include <string>
+
+#include "vizrun/model.h"
+
+namespace vizrun::testing {
+
+class TinyNet : public ModelBackend {
+ public:
+  /// Weights from the fixture folder (tests/fixtures/techniques/tiny_net), or random when empty.
+  explicit TinyNet(const std::string& weights_dir = "", std::uint64_t seed = 0);
+  std::vector<LayerInfo> layers() const override;
+  std::vector<LayerInfo> layers_for(std::int64_t height, std::int64_t width) const override;
+  InputSpec input_spec() const override;
+  at::Tensor preprocess(const at::Tensor& rgb255) const override;
+  at::Tensor deprocess(const at::Tensor& model_input) const override;
+  Activations forward(const at::Tensor& input, const std::vector<std::string>& taps) override;
+  std::vector<std::string> class_names() const override;
+  std::string output_activation() const override { return "softmax"; }
+  std::string logits_layer() const override { return "logits"; }
+  std::string last_conv_layer() const override { return "conv3"; }
+  c10::Device device() const override { return c10::kCPU; }
+  WeightsInfo weights_info() const override { return {m_source, "", "", {}}; }
+  std::int64_t parameter_count() const override;
+
+  /// Sets a convolution's weights to zero and its bias to `value`: constant channels.
+  void make_constant(const std::string& conv, double value);
+  int forward_calls = 0;
+  std::string deepest_tap;  ///< deepest layer computed by the last forward
+
+ private:
+  at::Tensor m_w[4], m_b[4];
+  std::string m_source;
+};
+
+}  // namespace vizrun::testing
