@@ -23,6 +23,7 @@
 #include "vizrun_host/image_io.h"
 #include "vizrun_host/manifest.h"
 #include "vizrun_host/progress.h"
+#include "vizrun_host/report.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -327,6 +328,11 @@ RunResult run_experiment(const Experiment& e, const PluginRegistry& registry, co
       m["finished_utc"] = utc_timestamp_iso();
     });
     manifest.save();
+    try {
+      write_file_atomic(run_dir + "/index.html", render_run_report(manifest.snapshot()));
+    } catch (const std::exception& ex) {
+      logger.write(LogLevel::warning, std::string("could not write index.html: ") + ex.what());
+    }
     logger.write(LogLevel::info, "run " + status + ": " + run_dir);
     return result;
   };
