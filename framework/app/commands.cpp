@@ -13,6 +13,12 @@
 #include "vizrun_host/plugin_registry.h"
 #include "vizrun_host/runner.h"
 #include "vizrun_host/schema.h"
+#include "vizrun_host/files.h"
+#include "vizrun_host/sweep.h"
+#include "vizrun_host/text.h"
+
+#include <sys/wait.h>
+#include <optional>
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -32,6 +38,10 @@ std::string default_config_dir() {
   return (fs::path(build::source_dir) / "configs").string();
 }
 
+bool is_sweep_folder(const std::string& path) {
+  return !path.empty() && fs::is_directory(path) && fs::exists(plan_file(path));
+}
+
 ConfigTree load_tree(const CommonOptions& o) {
   ConfigTree tree;
   if (o.config.empty()) {
@@ -40,6 +50,8 @@ ConfigTree load_tree(const CommonOptions& o) {
     }
     const std::string dir = default_config_dir();
     tree = parse_config(embedded::default_config, dir + "/" + embedded::default_config_name, dir);
+  } else if (is_sweep_folder(o.config)) {
+    tree = load_recorded_sweep(o.config);
   } else {
     tree = load_config_file(o.config);
   }
@@ -48,19 +60,68 @@ ConfigTree load_tree(const CommonOptions& o) {
   return tree;
 }
 
+std::unique_ptr<PluginRegistry> make_registry(const ConfigTree& tree, const CommonOptions& o) {
+  std::vector<std::string> extra;
+  if (tree.root.contains("plugin_path") && tree.root["plugin_path"].is_array()) {
+    for (const auto& p : tree.root["plugin_path"]) {
+      if (!p.is_string()) continue;
+      const fs::path path(p.get<std::string>());
+      extra.push_back(path.is_absolute() ? path.string() : (fs::path(tree.base_dir) / path).lexically_normal().string());
+    }
+  }
+  extra.insert(extra.end(), o.plugin_paths.begin(), o.plugin_paths.end());
+  return std::make_unique<PluginRegistry>(PluginRegistry::default_directories(extra));
+}
+
 struct Prepared {
-  Experiment experiment;
+  ConfigTree tree;
   std::unique_ptr<PluginRegistry> registry;
+  std::optional<Experiment> single;  ///< a plain experiment
+  std::optional<SweepPlan> sweep;    ///< or a sweep
 };
 
+/// Loads, overrides and validates everything (every job of a sweep) before any
+/// model is created.
 Prepared prepare(const CommonOptions& o) {
-  Prepared p{resolve_experiment(load_tree(o)), nullptr};
-  std::vector<std::string> extra = p.experiment.plugin_path;
-  extra.insert(extra.end(), o.plugin_paths.begin(), o.plugin_paths.end());
-  p.registry = std::make_unique<PluginRegistry>(PluginRegistry::default_directories(extra));
-  validate_plugins(p.experiment, *p.registry);
+  Prepared p;
+  p.tree = load_tree(o);
+  p.registry = make_registry(p.tree, o);
+  if (is_sweep(p.tree, o.sweeps)) {
+    std::string dir = o.out;
+    if (dir.empty() && is_sweep_folder(o.config)) dir = o.config;
+    p.sweep = plan_sweep(p.tree, o.sweeps, *p.registry, dir);
+  } else {
+    p.single = resolve_experiment(p.tree);
+    validate_plugins(*p.single, *p.registry);
+  }
   return p;
 }
+
+RunSettings settings_for(const CommonOptions& o) {
+  RunSettings settings;
+  settings.quiet = o.quiet;
+  settings.verbose = o.verbose;
+  settings.overrides = o.overrides;
+  if (!o.device.empty()) settings.overrides.push_back("device=" + o.device);
+  settings.command_line = o.command_line;
+  return settings;
+}
+
+/// Runs `body`, mapping configuration errors to exit code 2 and other errors to 1.
+template <class F>
+int guarded(F&& body, int other_errors = 1) {
+  try {
+    return body();
+  } catch (const ConfigError& e) {
+    print_error(e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return other_errors;
+  }
+}
+
+std::string this_executable() { return boost::dll::program_location().string(); }
 
 void print_options(const json& schema, const std::string& prefix) {
   if (!schema.contains("properties")) return;
@@ -81,46 +142,102 @@ void print_options(const json& schema, const std::string& prefix) {
 }  // namespace
 
 int run_command(const CommonOptions& o) {
-  try {
+  return guarded([&] {
     Prepared p = prepare(o);
-    RunSettings settings;
-    settings.run_dir = o.out;
-    settings.quiet = o.quiet;
-    settings.verbose = o.verbose;
-    settings.overrides = o.overrides;
-    if (!o.device.empty()) settings.overrides.push_back("device=" + o.device);
-    settings.command_line = o.command_line;
     install_stop_handlers();
-    RunResult result = run_experiment(p.experiment, *p.registry, settings);
+    if (p.sweep) {
+      if (!o.shard.empty() && o.shard_count) throw ConfigError("give either --shard or --shard-count, not both");
+      const Shard shard = resolve_shard(o.shard, o.shard_count);
+      record_plan(*p.sweep, p.tree);
+      if (!o.quiet) {
+        std::fprintf(stderr, "vizrun: sweep %s: %zu jobs, shard %zu/%zu (%s), folder %s\n", p.sweep->id.c_str(),
+                     p.sweep->jobs.size(), shard.index, shard.count, shard.source.c_str(), p.sweep->directory.c_str());
+      }
+      return run_sweep(*p.sweep, shard, *p.registry, settings_for(o));
+    }
+    RunSettings settings = settings_for(o);
+    settings.run_dir = o.out;
+    RunResult result = run_experiment(*p.single, *p.registry, settings);
     if (result.exit_code != 0) {
       std::fprintf(stderr, "vizrun: run %s; see %s/manifest.json\n", result.status.c_str(), result.run_dir.c_str());
     } else if (!o.quiet) {
-      std::fprintf(stderr, "vizrun: done: %s\n", result.run_dir.c_str());
+      std::fprintf(stderr, "vizrun: done: %s (open index.html)\n", result.run_dir.c_str());
     }
     return result.exit_code;
-  } catch (const ConfigError& e) {
-    print_error(e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    print_error(e.what());
-    return 1;
-  }
+  });
 }
 
 int validate_command(const CommonOptions& o) {
-  try {
+  return guarded(
+      [&] {
+        Prepared p = prepare(o);
+        if (p.sweep) {
+          std::printf("%s: valid sweep of %zu jobs\n", p.tree.file.c_str(), p.sweep->jobs.size());
+        } else {
+          std::printf("%s: valid (model %s, %zu technique%s)\n", p.tree.file.c_str(), p.single->model.plugin.c_str(),
+                      p.single->techniques.size(), p.single->techniques.size() == 1 ? "" : "s");
+        }
+        return 0;
+      },
+      2);
+}
+
+int plan_command(const CommonOptions& o) {
+  return guarded(
+      [&] {
+        Prepared p = prepare(o);
+        if (!p.sweep) {
+          std::printf("1 job (no sweep): %s\n", p.tree.file.c_str());
+          return 0;
+        }
+        const Shard shard = resolve_shard(o.shard, o.shard_count);
+        const auto mine = shard_jobs(*p.sweep, shard.index, shard.count);
+        std::printf("sweep %s: %zu jobs in %s\n", p.sweep->id.c_str(), p.sweep->jobs.size(), p.sweep->directory.c_str());
+        if (shard.count > 1) std::printf("shard %zu/%zu (%s): %zu jobs\n", shard.index, shard.count, shard.source.c_str(), mine.size());
+        std::printf("%-5s %-12s %-10s %s\n", "#", "ID", "STATUS", "OVERRIDES");
+        for (std::size_t i : mine) {
+          const SweepJob& job = p.sweep->jobs[i];
+          std::printf("%-5zu %-12s %-10s %s\n", job.index, job.id.c_str(), job_status(*p.sweep, job).c_str(),
+                      join(job.overrides, " ").c_str());
+        }
+        return 0;
+      },
+      2);
+}
+
+int merge_command(const CommonOptions& o) {
+  return guarded([&] {
+    if (!is_sweep_folder(o.config)) throw ConfigError(o.config + ": not a sweep folder (no sweep.json)");
     Prepared p = prepare(o);
-    std::printf("%s: valid (model %s, %zu technique%s)\n", p.experiment.tree.file.c_str(),
-                p.experiment.model.plugin.c_str(), p.experiment.techniques.size(),
-                p.experiment.techniques.size() == 1 ? "" : "s");
+    const auto problems = merge_sweep(*p.sweep);
+    std::printf("sweep %s: %zu of %zu jobs complete; wrote %s/sweep_manifest.json and index.html\n", p.sweep->id.c_str(),
+                p.sweep->jobs.size() - problems.size(), p.sweep->jobs.size(), p.sweep->directory.c_str());
+    for (const auto& line : problems) std::printf("  %s\n", line.c_str());
+    return problems.empty() ? 0 : 1;
+  });
+}
+
+int slurm_command(const CommonOptions& o, const SlurmOptions& slurm, bool submit) {
+  return guarded([&] {
+    Prepared p = prepare(o);
+    if (!p.sweep) throw ConfigError(p.tree.file + ": no sweep: block and no --sweep; `vizrun slurm` submits sweeps");
+    record_plan(*p.sweep, p.tree);
+    const std::string script = p.sweep->directory + "/vizrun-array.sbatch";
+    write_file_atomic(script, slurm_script(*p.sweep, slurm, this_executable()));
+    fs::permissions(script, fs::perms::owner_exec, fs::perm_options::add);
+    std::printf("%s\n", script.c_str());
+    if (!submit) return 0;
+    const std::string command = "sbatch --parsable " + script;
+    std::FILE* pipe = ::popen(command.c_str(), "r");
+    if (!pipe) throw Error("cannot run sbatch");
+    char buf[256] = {0};
+    std::string out;
+    while (std::fgets(buf, sizeof buf, pipe)) out += buf;
+    const int status = ::pclose(pipe);
+    if (status != 0) throw Error("sbatch failed (exit status " + std::to_string(WEXITSTATUS(status)) + ")");
+    std::printf("submitted job %s", out.c_str());
     return 0;
-  } catch (const ConfigError& e) {
-    print_error(e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    print_error(e.what());
-    return 2;
-  }
+  });
 }
 
 int plugins_command(const CommonOptions& o, const std::string& name, bool print_schema) {

@@ -1,18 +1,23 @@
 #pragma once
 /// The vizrun subcommands, each returning the process exit code:
-/// 0 success, 1 a run failed, 2 usage or configuration error.
+/// 0 success, 1 a run failed (or a sweep is incomplete), 2 usage or configuration error.
 
 #include <string>
 #include <vector>
 
+#include "vizrun_host/sweep.h"
+
 namespace vizrun::app {
 
 struct CommonOptions {
-  std::string config;                    ///< experiment file; empty: the embedded default
+  std::string config;                    ///< experiment file or sweep folder; empty: the embedded default
   std::vector<std::string> overrides;    ///< --set key.path=value
+  std::vector<std::string> sweeps;       ///< --sweep key.path=a,b,c
   std::vector<std::string> plugin_paths; ///< --plugin-path
-  std::string out;                       ///< --out
+  std::string out;                       ///< --out: run folder, or sweep folder for sweeps
   std::string device;                    ///< --device
+  std::string shard;                     ///< --shard K/N
+  std::size_t shard_count = 0;           ///< --shard-count N (with JOB_COMPLETION_INDEX)
   bool quiet = false;
   bool verbose = false;
   std::string command_line;
@@ -20,6 +25,9 @@ struct CommonOptions {
 
 int run_command(const CommonOptions& options);
 int validate_command(const CommonOptions& options);
+int plan_command(const CommonOptions& options);
+int merge_command(const CommonOptions& options);
+int slurm_command(const CommonOptions& options, const host::SlurmOptions& slurm, bool submit);
 int plugins_command(const CommonOptions& options, const std::string& name, bool print_schema);
 
 }  // namespace vizrun::app

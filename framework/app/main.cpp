@@ -1,6 +1,7 @@
 // vizrun: run experiments that show what convolutional networks learn.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 #include <string>
@@ -11,64 +12,101 @@
 
 namespace {
 
+constexpr const char* kDescription =
+    "vizrun: see what convolutional networks learn.\n"
+    "  vizrun [run] CONFIG.yaml    run an experiment or a sweep (no CONFIG: the built-in demo)\n"
+    "  vizrun validate CONFIG      check an experiment (every job of a sweep) without running\n"
+    "  vizrun plan CONFIG          list the jobs of a sweep\n"
+    "  vizrun merge SWEEP_DIR      collect a sweep's jobs into one manifest and report\n"
+    "  vizrun slurm CONFIG         write (and --submit) a SLURM job array for a sweep\n"
+    "  vizrun plugins [NAME]       list plugins, or show one plugin's options\n"
+    "Exit codes: 0 success, 1 a run failed or a sweep is incomplete, 2 usage or configuration error.";
+
 /// `vizrun CONFIG` is short for `vizrun run CONFIG`; a bare `vizrun` runs the
 /// embedded default experiment.
 std::vector<std::string> normalise_arguments(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  static const std::set<std::string> first_words = {"run", "validate", "plugins", "-h", "--help", "--version"};
+  static const std::set<std::string> first_words = {"run", "validate", "plan", "merge", "slurm", "plugins",
+                                                    "-h", "--help", "--version"};
   if (args.empty() || !first_words.count(args.front())) args.insert(args.begin(), "run");
   return args;
 }
 
-void add_common(CLI::App& cmd, vizrun::app::CommonOptions& o, bool config_required) {
-  auto* config = cmd.add_option("config", o.config, "Experiment file (YAML)");
+void add_config_options(CLI::App& cmd, vizrun::app::CommonOptions& o, bool config_required) {
+  auto* config = cmd.add_option("config", o.config, "Experiment file (YAML) or sweep folder");
   if (config_required) config->required();
   cmd.add_option("--set", o.overrides, "Override a config value: key.path=value (repeatable)")
       ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
+  cmd.add_option("--sweep", o.sweeps, "Sweep a config value: key.path=v1,v2,... (repeatable; cartesian product)")
+      ->type_name("KEY=V1,V2")
       ->allow_extra_args(false);
   cmd.add_option("--plugin-path", o.plugin_paths, "Extra plugin folder or file (repeatable)")->allow_extra_args(false);
   cmd.add_option("--device", o.device, "cpu, cuda or auto (same as --set device=...)")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
 }
 
+void add_shard_options(CLI::App& cmd, vizrun::app::CommonOptions& o) {
+  cmd.add_option("--shard", o.shard, "Run slice K of N of a sweep (0 <= K < N); default from SLURM_ARRAY_TASK_ID")
+      ->type_name("K/N");
+  cmd.add_option("--shard-count", o.shard_count, "Number of slices, with JOB_COMPLETION_INDEX (Kubernetes)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  vizrun::app::CommonOptions run_opts, validate_opts, plugin_opts;
+  vizrun::app::CommonOptions run_o, validate_o, plan_o, merge_o, slurm_o, plugin_o;
+  vizrun::host::SlurmOptions slurm;
   std::string plugin_name;
+  bool print_schema = false, submit = false;
 
-  CLI::App app{"vizrun: see what convolutional networks learn.\n"
-               "  vizrun [run] CONFIG.yaml   run an experiment (no CONFIG: the built-in demo)\n"
-               "  vizrun validate CONFIG     check an experiment without running it\n"
-               "  vizrun plugins [NAME]      list plugins, or show one plugin's options\n"
-               "Exit codes: 0 success, 1 a run failed, 2 usage or configuration error.",
-               "vizrun"};
+  CLI::App app{kDescription, "vizrun"};
   app.set_version_flag("--version", std::string("vizrun ") + vizrun::host::build::version + " (" +
                                         vizrun::host::build::git_revision + ", " + vizrun::host::build::fingerprint + ")");
   app.require_subcommand(1);
 
-  auto* run = app.add_subcommand("run", "Run an experiment");
-  add_common(*run, run_opts, false);
-  run->add_option("--out", run_opts.out, "Run folder to write (default: <output>/<experiment>/<UTC time>)");
-  run->add_flag("-q,--quiet", run_opts.quiet, "Print only errors");
-  run->add_flag("-v,--verbose", run_opts.verbose, "Print debug messages too");
+  auto* run = app.add_subcommand("run", "Run an experiment, or the jobs of a sweep");
+  add_config_options(*run, run_o, false);
+  add_shard_options(*run, run_o);
+  run->add_option("--out", run_o.out, "Run folder (default <output>/<experiment>/<UTC time>), or sweep folder");
+  run->add_flag("-q,--quiet", run_o.quiet, "Print only errors");
+  run->add_flag("-v,--verbose", run_o.verbose, "Print debug messages too");
 
-  auto* validate = app.add_subcommand("validate", "Check an experiment file and its plugin options without running");
-  add_common(*validate, validate_opts, true);
+  auto* validate = app.add_subcommand("validate", "Check an experiment and its plugin options without running");
+  add_config_options(*validate, validate_o, true);
+
+  auto* plan = app.add_subcommand("plan", "Print the jobs of a sweep (id, status, overrides) without running");
+  add_config_options(*plan, plan_o, true);
+  add_shard_options(*plan, plan_o);
+  plan->add_option("--out", plan_o.out, "Sweep folder");
+
+  auto* merge = app.add_subcommand("merge", "Write a sweep's manifest and report; exit 1 if any job is not complete");
+  merge->add_option("sweep_dir", merge_o.config, "Sweep folder")->required();
+  merge->add_option("--plugin-path", merge_o.plugin_paths, "Extra plugin folder or file (repeatable)");
+
+  auto* sl = app.add_subcommand("slurm", "Write an sbatch script running a sweep as one job array");
+  add_config_options(*sl, slurm_o, true);
+  sl->add_option("--out", slurm_o.out, "Sweep folder");
+  sl->add_option("--partition", slurm.partition, "SLURM partition");
+  sl->add_option("--time", slurm.time, "Time limit per task, e.g. 2:00:00");
+  sl->add_option("--gpus", slurm.gpus, "GPUs per task");
+  sl->add_option("--cpus", slurm.cpus, "CPUs per task");
+  sl->add_option("--tasks", slurm.tasks, "Array tasks (default: one per job)");
+  sl->add_option("--array-parallelism", slurm.parallelism, "At most this many tasks at once (%M)");
+  sl->add_flag("--submit", submit, "Submit the script with sbatch");
 
   auto* plugins = app.add_subcommand("plugins", "List the plugins found, or show the options of one");
   plugins->add_option("name", plugin_name, "Plugin name");
-  plugins->add_option("--plugin-path", plugin_opts.plugin_paths, "Extra plugin folder or file (repeatable)");
-  bool print_schema = false;
+  plugins->add_option("--plugin-path", plugin_o.plugin_paths, "Extra plugin folder or file (repeatable)");
   plugins->add_flag("--schema", print_schema, "Print the plugin's options JSON Schema (as in schemas/plugins/)");
 
   std::vector<std::string> args = normalise_arguments(argc, argv);
   std::string command_line = "vizrun";
   for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
-  run_opts.command_line = validate_opts.command_line = command_line;
+  for (auto* o : {&run_o, &validate_o, &plan_o, &merge_o, &slurm_o}) o->command_line = command_line;
 
   try {
-    std::reverse(args.begin(), args.end());  // CLI11 takes a reversed vector
+    std::reverse(args.begin(), args.end());  // CLI11 takes the arguments reversed
     app.parse(args);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
@@ -81,7 +119,10 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  if (*run) return vizrun::app::run_command(run_opts);
-  if (*validate) return vizrun::app::validate_command(validate_opts);
-  return vizrun::app::plugins_command(plugin_opts, plugin_name, print_schema);
+  if (*run) return vizrun::app::run_command(run_o);
+  if (*validate) return vizrun::app::validate_command(validate_o);
+  if (*plan) return vizrun::app::plan_command(plan_o);
+  if (*merge) return vizrun::app::merge_command(merge_o);
+  if (*sl) return vizrun::app::slurm_command(slurm_o, slurm, submit);
+  return vizrun::app::plugins_command(plugin_o, plugin_name, print_schema);
 }

@@ -1,6 +1,7 @@
 #include "vizrun_host/runner.h"
 
 #include <glob.h>
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -38,6 +39,14 @@ extern "C" void on_stop_signal(int) { g_stop.store(true); }
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// Cores this process may run on: the affinity mask a scheduler (SLURM, taskset,
+/// a container) gave it, not the machine's total.
+int usable_cores() {
+  cpu_set_t set;
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 std::string default_cache_dir() {
@@ -245,14 +254,13 @@ json layer_table(const ModelBackend& model) {
   return layers;
 }
 
-json initial_manifest(const Experiment& e, const RunSettings& s, const std::string& run_dir, const std::string& device,
+json initial_manifest(const Experiment& e, const RunSettings& s, const std::string& device,
                       int threads) {
   const std::string config_text = to_yaml(e.tree.root);
   return {
       {"manifest_version", 1},
       {"status", "running"},
       {"experiment", e.name},
-      {"run_dir", run_dir},
       {"started_utc", utc_timestamp_iso()},
       {"vizrun",
        {{"version", build::version},
@@ -271,6 +279,7 @@ json initial_manifest(const Experiment& e, const RunSettings& s, const std::stri
       {"plugins", json::array()},
       {"inputs", json::array()},
       {"techniques", json::array()},
+      {"sweep", s.sweep},
   };
 }
 
@@ -300,14 +309,14 @@ void reset_stop() { g_stop.store(false); }
 
 RunResult run_experiment(const Experiment& e, const PluginRegistry& registry, const RunSettings& settings) {
   const std::string device = resolve_device(e.device);
-  const int threads = e.threads > 0 ? e.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = e.threads > 0 ? e.threads : usable_cores();
   const std::string run_dir = make_run_dir(e, settings);
 
   ProgressReporter progress(ProgressReporter::mode_for(stderr, settings.quiet));
   Logger logger(progress, settings.quiet, settings.verbose);
   logger.open(run_dir + "/vizrun.log");
   Manifest manifest(run_dir + "/manifest.json");
-  manifest.edit([&](json& m) { m = initial_manifest(e, settings, run_dir, device, threads); });
+  manifest.edit([&](json& m) { m = initial_manifest(e, settings, device, threads); });
   write_file_atomic(run_dir + "/config.yaml", to_yaml(e.tree.root));
   manifest.save();
   logger.write(LogLevel::info, "run folder " + run_dir);

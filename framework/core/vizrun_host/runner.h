@@ -4,6 +4,8 @@
 /// runs each technique on it, writes every output atomically and keeps the
 /// manifest current. SIGINT/SIGTERM end the run cleanly with status "interrupted".
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 #include <vector>
 
@@ -18,6 +20,7 @@ struct RunSettings {
   bool verbose = false;                ///< -v: debug messages too
   std::vector<std::string> overrides;  ///< the --set assignments, for the manifest
   std::string command_line;
+  nlohmann::json sweep;                ///< for sweep jobs: sweep id, job id, overrides, shard
 };
 
 struct RunResult {

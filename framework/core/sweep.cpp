@@ -1,0 +1,192 @@
+#include "vizrun_host/sweep.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <regex>
+
+#include "vizrun_host/files.h"
+#include "vizrun_host/text.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace vizrun::host {
+namespace {
+
+struct Axis {
+  std::string key;
+  json values;  // array
+};
+
+/// Axes from the file's `sweep:` block (keys in sorted order, as stored) and then
+/// from --sweep arguments; a later axis for the same key replaces the earlier.
+std::vector<Axis> collect_axes(const ConfigTree& tree, const std::vector<std::string>& extra) {
+  std::vector<Axis> axes;
+  auto add = [&](Axis axis) {
+    auto it = std::find_if(axes.begin(), axes.end(), [&](const Axis& a) { return a.key == axis.key; });
+    if (it != axes.end()) *it = std::move(axis);
+    else axes.push_back(std::move(axis));
+  };
+  if (tree.root.contains("sweep")) {
+    const json& block = tree.root["sweep"];
+    if (!block.is_object() || block.empty()) tree.fail("/sweep", "expected a mapping of key paths to lists of values");
+    for (auto it = block.begin(); it != block.end(); ++it) {
+      if (!it.value().is_array() || it.value().empty()) {
+        tree.fail("/sweep/" + it.key(), "expected a non-empty list of values to try");
+      }
+      add({it.key(), it.value()});
+    }
+  }
+  for (const auto& argument : extra) {
+    const auto eq = argument.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == argument.size()) {
+      throw ConfigError("--sweep " + argument + ": expected key.path=value1,value2,...");
+    }
+    // "a,b,c" is read as the YAML list [a,b,c], so values keep their types.
+    ConfigTree parsed = parse_config("values: [" + argument.substr(eq + 1) + "]", "--sweep " + argument, ".");
+    add({argument.substr(0, eq), parsed.root["values"]});
+  }
+  return axes;
+}
+
+std::string value_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+}  // namespace
+
+bool is_sweep(const ConfigTree& tree, const std::vector<std::string>& extra_axes) {
+  return tree.root.contains("sweep") || !extra_axes.empty();
+}
+
+SweepPlan plan_sweep(const ConfigTree& tree, const std::vector<std::string>& extra_axes, const PluginRegistry& registry,
+                     const std::string& directory) {
+  const std::vector<Axis> axes = collect_axes(tree, extra_axes);
+  ConfigTree base = tree;
+  base.root.erase("sweep");
+
+  SweepPlan plan;
+  json definition = base.root;
+  for (const auto& axis : axes) definition["sweep"][axis.key] = axis.values;
+  plan.definition = to_yaml(definition);
+  plan.id = sha256_hex(plan.definition).substr(0, 12);
+
+  std::size_t total = 1;
+  for (const auto& axis : axes) total *= axis.values.size();
+  for (std::size_t index = 0; index < total; ++index) {
+    // Mixed-radix digits of the index: the last axis varies fastest.
+    ConfigTree job_tree = base;
+    std::vector<std::string> overrides(axes.size());
+    std::size_t rest = index;
+    for (std::size_t a = axes.size(); a-- > 0;) {
+      const json& value = axes[a].values[rest % axes[a].values.size()];
+      rest /= axes[a].values.size();
+      overrides[a] = axes[a].key + "=" + value.dump();
+    }
+    for (const auto& o : overrides) apply_override(job_tree, o);
+    SweepJob job;
+    job.index = index;
+    for (const auto& o : overrides) {
+      const auto eq = o.find('=');
+      job.overrides.push_back(o.substr(0, eq) + "=" + value_text(json::parse(o.substr(eq + 1))));
+    }
+    job.experiment = resolve_experiment(std::move(job_tree));
+    validate_plugins(job.experiment, registry);
+    job.config_sha256 = sha256_hex(to_yaml(job.experiment.tree.root));
+    job.id = job.config_sha256.substr(0, 12);
+    plan.jobs.push_back(std::move(job));
+  }
+  for (std::size_t i = 0; i < plan.jobs.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (plan.jobs[i].id == plan.jobs[j].id) {
+        throw ConfigError("sweep: jobs " + std::to_string(j) + " and " + std::to_string(i) +
+                          " resolve to the same config (" + join(plan.jobs[i].overrides, " ") + "); remove the duplicate values");
+      }
+    }
+  }
+  if (!directory.empty()) {
+    plan.directory = fs::absolute(directory).lexically_normal().string();
+  } else {
+    const Experiment& first = plan.jobs.front().experiment;
+    plan.directory = (fs::path(first.output) / first.name / ("sweep-" + plan.id)).lexically_normal().string();
+  }
+  return plan;
+}
+
+Shard resolve_shard(const std::string& argument, std::size_t completion_count) {
+  auto number = [](const std::string& text, const std::string& what) -> std::size_t {
+    if (!std::regex_match(text, std::regex("[0-9]+"))) throw ConfigError(what + ": expected a non-negative integer, got '" + text + "'");
+    return std::stoull(text);
+  };
+  Shard shard;
+  if (!argument.empty()) {
+    std::smatch m;
+    if (!std::regex_match(argument, m, std::regex("([0-9]+)/([0-9]+)"))) {
+      throw ConfigError("--shard " + argument + ": expected K/N with 0 <= K < N");
+    }
+    shard = {std::stoull(m[1]), std::stoull(m[2]), "--shard"};
+  } else if (const char* id = std::getenv("SLURM_ARRAY_TASK_ID")) {
+    const std::size_t task = number(id, "SLURM_ARRAY_TASK_ID");
+    std::size_t min = 0, count = 0;
+    if (const char* v = std::getenv("SLURM_ARRAY_TASK_MIN")) min = number(v, "SLURM_ARRAY_TASK_MIN");
+    if (const char* v = std::getenv("SLURM_ARRAY_TASK_COUNT")) {
+      count = number(v, "SLURM_ARRAY_TASK_COUNT");
+    } else if (const char* v = std::getenv("SLURM_ARRAY_TASK_MAX")) {
+      count = number(v, "SLURM_ARRAY_TASK_MAX") - min + 1;
+    } else {
+      throw ConfigError("SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX is");
+    }
+    shard = {task - min, count, "SLURM_ARRAY_TASK_ID"};
+  } else if (const char* index = std::getenv("JOB_COMPLETION_INDEX")) {
+    if (completion_count == 0) {
+      throw ConfigError("JOB_COMPLETION_INDEX is set: give the number of indexes with --shard-count N");
+    }
+    shard = {number(index, "JOB_COMPLETION_INDEX"), completion_count, "JOB_COMPLETION_INDEX"};
+  } else {
+    return {0, 1, "all"};
+  }
+  if (shard.count == 0 || shard.index >= shard.count) {
+    throw ConfigError(shard.source + ": shard " + std::to_string(shard.index) + " of " + std::to_string(shard.count) +
+                      " is out of range (expected 0 <= K < N)");
+  }
+  return shard;
+}
+
+std::vector<std::size_t> shard_jobs(const SweepPlan& plan, std::size_t index, std::size_t count) {
+  std::vector<std::size_t> order(plan.jobs.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  // A fixed permutation: std::mt19937_64 is specified exactly, and the shuffle is
+  // written out here (std::shuffle's algorithm is implementation-defined).
+  std::mt19937_64 rng(std::stoull(plan.id.substr(0, 15), nullptr, 16));
+  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+  std::vector<std::size_t> mine;
+  for (std::size_t position = index; position < order.size(); position += count) mine.push_back(order[position]);
+  std::sort(mine.begin(), mine.end());
+  return mine;
+}
+
+std::string job_status(const SweepPlan& plan, const SweepJob& job) {
+  const fs::path manifest = fs::path(plan.directory) / job.id / "manifest.json";
+  if (!fs::exists(manifest)) return "missing";
+  try {
+    const json m = json::parse(read_file(manifest.string()));
+    const std::string status = m.value("status", "running");
+    if (status == "complete" && m.value("config_sha256", "") != job.config_sha256) return "stale";
+    return status;
+  } catch (const std::exception&) {
+    return "running";  // unreadable: treat as unfinished and redo
+  }
+}
+
+bool write_file_once(const std::string& path, const std::string& bytes) {
+  if (fs::exists(path)) return false;
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  write_file_atomic(tmp, bytes);
+  const bool created = ::link(tmp.c_str(), path.c_str()) == 0;  // fails with EEXIST if another task won
+  ::unlink(tmp.c_str());
+  return created;
+}
+
+}  // namespace vizrun::host
