@@ -23,12 +23,14 @@ TEST_CASE("exported plugin schemas are in sync with the plugins", "[schemas]") {
     REQUIRE(fs::exists(file));
     CHECK(nlohmann::json::parse(vizrun::host::read_file(file.string())) == nlohmann::json::parse(plugin.options_schema));
   }
-  // And no stale file for a plugin that no longer exists.
-  if (fs::exists(dir)) {
+  // And no stale file for a plugin that no longer exists (in a build with plugins).
+  if (fs::exists(dir) && !registry.plugins().empty()) {
     for (const auto& entry : fs::directory_iterator(dir)) {
       const std::string name = entry.path().stem().string();
+      const bool known = std::any_of(registry.plugins().begin(), registry.plugins().end(),
+                                     [&](const auto& p) { return p.name == name; });
       INFO("stale schema file " << entry.path());
-      CHECK_NOTHROW(registry.find(name, registry.find(name, "model").kind));
+      CHECK(known);
     }
   }
 }
