@@ -59,3 +59,30 @@ at::Tensor read_npy(const std::string& path) {
 }
 
 }  // namespace vizrun::testing
+
+namespace vizrun::testing {
+void write_npy(const std::string& path, const at::Tensor& tensor) {
+  const at::Tensor t = tensor.contiguous().cpu();
+  std::string descr;
+  switch (t.scalar_type()) {
+    case at::kFloat: descr = "<f4"; break;
+    case at::kDouble: descr = "<f8"; break;
+    case at::kByte: descr = "|u1"; break;
+    case at::kLong: descr = "<i8"; break;
+    default: throw std::runtime_error("write_npy: unsupported dtype");
+  }
+  std::string shape = "(";
+  for (std::int64_t i = 0; i < t.dim(); ++i) shape += std::to_string(t.size(i)) + (t.dim() == 1 || i + 1 < t.dim() ? "," : "");
+  shape += ")";
+  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::ofstream out(path, std::ios::binary);
+  out.write("\x93NUMPY\x01\x00", 8);
+  const auto len = static_cast<std::uint16_t>(header.size());
+  const char l[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
+  out.write(l, 2);
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  out.write(static_cast<const char*>(t.data_ptr()), static_cast<std::streamsize>(t.nbytes()));
+}
+}  // namespace vizrun::testing

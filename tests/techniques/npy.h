@@ -7,3 +7,8 @@
 namespace vizrun::testing {
 at::Tensor read_npy(const std::string& path);
 }
+
+namespace vizrun::testing {
+/// Writes a CPU tensor (float32, float64, uint8, int64) as .npy.
+void write_npy(const std::string& path, const at::Tensor& t);
+}

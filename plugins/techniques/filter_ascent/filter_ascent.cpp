@@ -274,9 +274,15 @@ void FilterAscent::run(ModelBackend& model, Output& out) {
     at::Tensor grid = image::tile(at::stack(pictures), cols, margin, background);
     if (title) {
       std::string text = layer.name + "  filters " + std::to_string(filters.front()) + "-" + std::to_string(filters.back());
-      if (static_cast<std::int64_t>(filters.size()) != filters.back() - filters.front() + 1)
+      if (filters.size() == 1)
+        text = layer.name + "  filter " + std::to_string(filters.front());
+      else if (static_cast<std::int64_t>(filters.size()) != filters.back() - filters.front() + 1)
         text = layer.name + "  " + std::to_string(filters.size()) + " filters";
-      grid = image::add_title(grid, text, std::max<std::int64_t>(2, grid.size(1) / 400), 32);
+      text += "  (" + std::to_string(m_recipe.steps) + " steps)";
+      // Large print when it fits the grid's width, small print otherwise.
+      const auto chars = static_cast<std::int64_t>(text.size());
+      const std::int64_t scale = chars * 12 + 8 <= grid.size(1) ? 2 : 1;
+      grid = image::add_title(grid, text, scale, 32);
     }
     out.image(layer.name + "/grid", grid,
               Dict{{"layer", layer.name}, {"filters", static_cast<std::int64_t>(filters.size())},
