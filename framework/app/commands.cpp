@@ -70,6 +70,9 @@ std::unique_ptr<PluginRegistry> make_registry(const ConfigTree& tree, const Comm
     }
   }
   extra.insert(extra.end(), o.plugin_paths.begin(), o.plugin_paths.end());
+  if (is_sweep_folder(o.config)) {
+    for (const auto& p : recorded_plugin_paths(o.config)) extra.push_back(p);
+  }
   return std::make_unique<PluginRegistry>(PluginRegistry::default_directories(extra));
 }
 
@@ -148,7 +151,7 @@ int run_command(const CommonOptions& o) {
     if (p.sweep) {
       if (!o.shard.empty() && o.shard_count) throw ConfigError("give either --shard or --shard-count, not both");
       const Shard shard = resolve_shard(o.shard, o.shard_count);
-      record_plan(*p.sweep, p.tree);
+      record_plan(*p.sweep, p.tree, o.plugin_paths);
       if (!o.quiet) {
         std::fprintf(stderr, "vizrun: sweep %s: %zu jobs, shard %zu/%zu (%s), folder %s\n", p.sweep->id.c_str(),
                      p.sweep->jobs.size(), shard.index, shard.count, shard.source.c_str(), p.sweep->directory.c_str());
@@ -221,7 +224,7 @@ int slurm_command(const CommonOptions& o, const SlurmOptions& slurm, bool submit
   return guarded([&] {
     Prepared p = prepare(o);
     if (!p.sweep) throw ConfigError(p.tree.file + ": no sweep: block and no --sweep; `vizrun slurm` submits sweeps");
-    record_plan(*p.sweep, p.tree);
+    record_plan(*p.sweep, p.tree, o.plugin_paths);
     const std::string script = p.sweep->directory + "/vizrun-array.sbatch";
     write_file_atomic(script, slurm_script(*p.sweep, slurm, this_executable()));
     fs::permissions(script, fs::perms::owner_exec, fs::perm_options::add);

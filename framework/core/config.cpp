@@ -166,8 +166,8 @@ Value read_config_value(const std::string& path) {
   return to_value(load_config_file(path).root);
 }
 
-void apply_override(ConfigTree& tree, const std::string& assignment) {
-  const std::string shown = "--set " + assignment;
+void apply_override(ConfigTree& tree, const std::string& assignment, const std::string& label) {
+  const std::string shown = label.empty() ? "--set " + assignment : label;
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) {
     throw ConfigError(shown + ": expected key.path=value");

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <random>
+#include <climits>
+#include <cstdint>
+#include <map>
 #include <regex>
 
 #include "vizrun_host/files.h"
@@ -19,7 +21,8 @@ namespace {
 
 struct Axis {
   std::string key;
-  json values;  // array
+  json values;         // array
+  std::string source;  // where the axis is written, for messages
 };
 
 /// Axes from the file's `sweep:` block (keys in sorted order, as stored) and then
@@ -38,7 +41,7 @@ std::vector<Axis> collect_axes(const ConfigTree& tree, const std::vector<std::st
       if (!it.value().is_array() || it.value().empty()) {
         tree.fail("/sweep/" + it.key(), "expected a non-empty list of values to try");
       }
-      add({it.key(), it.value()});
+      add({it.key(), it.value(), tree.origin_of("/sweep/" + it.key()).describe() + ": sweep"});
     }
   }
   for (const auto& argument : extra) {
@@ -48,7 +51,7 @@ std::vector<Axis> collect_axes(const ConfigTree& tree, const std::vector<std::st
     }
     // "a,b,c" is read as the YAML list [a,b,c], so values keep their types.
     ConfigTree parsed = parse_config("values: [" + argument.substr(eq + 1) + "]", "--sweep " + argument, ".");
-    add({argument.substr(0, eq), parsed.root["values"]});
+    add({argument.substr(0, eq), parsed.root["values"], "--sweep"});
   }
   return axes;
 }
@@ -85,9 +88,15 @@ SweepPlan plan_sweep(const ConfigTree& tree, const std::vector<std::string>& ext
       rest /= axes[a].values.size();
       overrides[a] = axes[a].key + "=" + value.dump();
     }
-    for (const auto& o : overrides) apply_override(job_tree, o);
+    for (std::size_t a = 0; a < axes.size(); ++a) {
+      const auto eq = overrides[a].find('=');
+      apply_override(job_tree, overrides[a],
+                     axes[a].source + " " + axes[a].key + "=" + value_text(json::parse(overrides[a].substr(eq + 1))));
+    }
     SweepJob job;
     job.index = index;
+    job.choice.resize(axes.size());
+    for (std::size_t a = axes.size(), r = index; a-- > 0; r /= axes[a].values.size()) job.choice[a] = r % axes[a].values.size();
     for (const auto& o : overrides) {
       const auto eq = o.find('=');
       job.overrides.push_back(o.substr(0, eq) + "=" + value_text(json::parse(o.substr(eq + 1))));
@@ -155,15 +164,27 @@ Shard resolve_shard(const std::string& argument, std::size_t completion_count) {
 }
 
 std::vector<std::size_t> shard_jobs(const SweepPlan& plan, std::size_t index, std::size_t count) {
-  std::vector<std::size_t> order(plan.jobs.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  // A fixed permutation: std::mt19937_64 is specified exactly, and the shuffle is
-  // written out here (std::shuffle's algorithm is implementation-defined).
-  std::mt19937_64 rng(std::stoull(plan.id.substr(0, 15), nullptr, 16));
-  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+  // taken[shard][axis][value]: jobs with that value already dealt to that shard.
+  std::vector<std::vector<std::map<std::size_t, std::size_t>>> taken(count);
+  std::vector<std::size_t> size(count, 0);
   std::vector<std::size_t> mine;
-  for (std::size_t position = index; position < order.size(); position += count) mine.push_back(order[position]);
-  std::sort(mine.begin(), mine.end());
+  for (const SweepJob& job : plan.jobs) {
+    std::size_t best = 0;
+    std::pair<std::size_t, std::size_t> best_key{SIZE_MAX, SIZE_MAX};
+    for (std::size_t s = 0; s < count; ++s) {
+      taken[s].resize(job.choice.size());
+      std::size_t overlap = 0;
+      for (std::size_t a = 0; a < job.choice.size(); ++a) overlap += taken[s][a][job.choice[a]];
+      const std::pair<std::size_t, std::size_t> key{size[s], overlap};
+      if (key < best_key) {
+        best_key = key;
+        best = s;
+      }
+    }
+    ++size[best];
+    for (std::size_t a = 0; a < job.choice.size(); ++a) ++taken[best][a][job.choice[a]];
+    if (best == index) mine.push_back(job.index);
+  }
   return mine;
 }
 

@@ -105,12 +105,15 @@ std::string shell_quote(const std::string& s) {
 
 std::string plan_file(const std::string& sweep_directory) { return sweep_directory + "/sweep.json"; }
 
-void record_plan(const SweepPlan& plan, const ConfigTree& tree) {
+void record_plan(const SweepPlan& plan, const ConfigTree& tree, const std::vector<std::string>& plugin_paths) {
+  std::vector<std::string> absolute;
+  for (const auto& p : plugin_paths) absolute.push_back(fs::absolute(p).lexically_normal().string());
   json record = {{"vizrun_sweep", 1},
                  {"id", plan.id},
                  {"config_file", tree.file},
                  {"base_dir", tree.base_dir},
                  {"definition", parse_config(plan.definition, "definition", tree.base_dir).root},
+                 {"plugin_path", absolute},
                  {"jobs", plan.jobs.size()}};
   fs::create_directories(plan.directory);
   const std::string path = plan_file(plan.directory);
@@ -120,6 +123,14 @@ void record_plan(const SweepPlan& plan, const ConfigTree& tree) {
       throw ConfigError(plan.directory + " already holds sweep " + existing.value("id", "?") + ", not " + plan.id +
                         "; choose another folder with --out");
     }
+  }
+}
+
+std::vector<std::string> recorded_plugin_paths(const std::string& sweep_directory) {
+  try {
+    return json::parse(read_file(plan_file(sweep_directory))).value("plugin_path", std::vector<std::string>{});
+  } catch (const std::exception&) {
+    return {};
   }
 }
 

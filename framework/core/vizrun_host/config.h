@@ -60,7 +60,8 @@ Value read_config_value(const std::string& path);
 /// Applies "key.path=value" (value parsed as YAML: `3`, `true`, `[a, b]`, `{k: v}`).
 /// Numeric path components index lists. Missing intermediate mappings are created;
 /// validation later rejects keys the schema does not know.
-void apply_override(ConfigTree& tree, const std::string& assignment);
+/// `label` names the source in messages (default "--set <assignment>").
+void apply_override(ConfigTree& tree, const std::string& assignment, const std::string& label = "");
 
 /// "/techniques/0/options/steps" -> "techniques[0].options.steps" (how users write paths).
 std::string display_path(const std::string& pointer);

@@ -23,6 +23,7 @@ struct SweepJob {
   std::size_t index = 0;               ///< position in the expansion
   std::string id;                      ///< first 12 hex digits of the resolved config's sha256
   std::vector<std::string> overrides;  ///< "key.path=value" in axis order
+  std::vector<std::size_t> choice;     ///< index of this job's value on each axis
   Experiment experiment;               ///< validated, plugin defaults filled in
   std::string config_sha256;
 };
@@ -54,11 +55,13 @@ struct Shard {
 /// `completion_count` (--shard-count). Throws ConfigError on malformed values.
 Shard resolve_shard(const std::string& shard_argument, std::size_t completion_count);
 
-/// The jobs of shard `index` of `count`, in expansion order. Jobs are dealt
-/// round-robin over a fixed pseudo-random permutation of the expansion (seeded by
-/// the sweep id), so every shard gets a fair mix of every swept value: a costly
-/// axis value (large images, many steps) cannot pile up in one shard, which plain
-/// contiguous or round-robin slicing of a cartesian product allows.
+/// The jobs of shard `index` of `count`, in expansion order. vizrun cannot know
+/// what a job costs, but the cost is driven by the swept values (image size,
+/// steps, layers). So jobs are dealt to keep shard sizes within one job and, among
+/// the emptiest shards, to give each shard an equal share of every value of every
+/// swept key: whichever key drives the cost, the costly values are spread over all
+/// shards instead of piling up in one, as contiguous or round-robin slices of a
+/// cartesian product allow.
 std::vector<std::size_t> shard_jobs(const SweepPlan& plan, std::size_t index, std::size_t count);
 
 /// The status recorded in a job folder's manifest ("complete", "failed",
@@ -71,7 +74,11 @@ std::string job_status(const SweepPlan& plan, const SweepJob& job);
 std::string plan_file(const std::string& sweep_directory);
 /// Creates the plan file once (the first task wins); throws ConfigError if the
 /// folder already holds a different sweep.
-void record_plan(const SweepPlan& plan, const ConfigTree& tree);
+/// `plugin_paths` (from --plugin-path) are recorded so later tasks and `merge`
+/// find the same plugins.
+void record_plan(const SweepPlan& plan, const ConfigTree& tree, const std::vector<std::string>& plugin_paths);
+/// The plugin paths recorded with a sweep.
+std::vector<std::string> recorded_plugin_paths(const std::string& sweep_directory);
 /// Loads the definition recorded in a sweep folder as a config tree.
 ConfigTree load_recorded_sweep(const std::string& sweep_directory);
 
