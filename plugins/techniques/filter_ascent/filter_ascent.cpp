@@ -190,7 +190,7 @@ std::int64_t FilterAscent::batch_size(const ModelBackend& model, const std::stri
   per_image = (per_image * 3.0 + 4.0 * height * width * 3) * 4.0;
   const double budget = kit::opt_double(m_options, "memory_budget_mb", 2048.0) * 1024.0 * 1024.0;
   const auto fit = static_cast<std::int64_t>(budget / std::max(per_image, 1.0));
-  const std::int64_t cap = kit::opt_int(m_options, "max_batch", 64);
+  const std::int64_t cap = kit::opt_int(m_options, "max_batch", 8);
   return std::max<std::int64_t>(1, std::min({fit, cap, static_cast<std::int64_t>(filters)}));
 }
 
