@@ -13,6 +13,8 @@
 #include <fstream>
 #include <thread>
 
+#include <torch/cuda.h>
+
 #include "test_support.h"
 #include "vizrun_host/files.h"
 
@@ -196,4 +198,17 @@ TEST_CASE("SIGTERM ends a run cleanly as interrupted, with nothing half-written"
     CHECK(name.find(".tmp-") == std::string::npos);
     CHECK(name.find(".partial") == std::string::npos);
   }
+}
+
+TEST_CASE("device: cuda without a usable GPU is a usage error and auto falls back to cpu", "[cli][device]") {
+  const std::string dir = vizrun::testing::temp_dir("device");
+  const std::string config = write_experiment(dir);
+  if (torch::cuda::is_available()) return;  // this check is about machines without CUDA
+  auto cuda = run_cli(config + " " + plugin_args() + " --out " + dir + "/cuda -q --device cuda");
+  CHECK(cuda.exit_code == 2);
+  CHECK_THAT(cuda.err, Contains("cuda was requested but no usable CUDA device"));
+  CHECK_FALSE(fs::exists(dir + "/cuda"));
+  auto automatic = run_cli(config + " " + plugin_args() + " --out " + dir + "/auto -q --set device=auto");
+  REQUIRE(automatic.exit_code == 0);
+  CHECK(manifest_of(dir + "/auto")["environment"]["device"] == "cpu");
 }
