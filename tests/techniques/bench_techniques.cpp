@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
                                          {"batch", "0"},     {"channels-last", "1"},
                                          {"precision", "fp32"}, {"threads", "2"},
                                          {"images", "32"},   {"dump", ""},
-                                         {"model", "vgg16"}, {"image", ""}};
+                                         {"model", "vgg16"}, {"image", ""}, {"reuse", "1"}};
   for (int i = 2; i + 1 < argc; i += 2) opt[std::string(argv[i]).substr(2)] = argv[i + 1];
   at::set_num_threads(std::stoi(opt["threads"]));
   const std::int64_t size = (std::int64_t)std::stoll(opt["size"]);
@@ -95,6 +95,7 @@ int main(int argc, char** argv) {
                          {"steps", (std::int64_t)std::stoll(opt["steps"])},
                          {"batch_size", (std::int64_t)std::stoll(opt["batch"])},
                          {"channels_last", opt["channels-last"] == "1"},
+                         {"reuse_memory", opt["reuse"] == "1"},
                          {"filter_images", !out.dir.empty()}};
     if (!opt["image"].empty()) targs.options["init"] = Dict{{"image", opt["image"]}};
     techniques::FilterAscent tech(targs);

@@ -2,7 +2,12 @@
 
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
+#include <c10/core/CPUAllocator.h>
 #include <fnmatch.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <unordered_map>
 
 #include <algorithm>
 #include <fstream>
@@ -215,6 +220,82 @@ PrecisionScope::~PrecisionScope() {
   at::autocast::set_enabled(m_prev_cuda);
   at::autocast::set_autocast_cpu_dtype(m_prev_cpu_dtype);
   at::autocast::set_autocast_gpu_dtype(m_prev_cuda_dtype);
+}
+
+namespace {
+
+/// Size-keyed free lists over posix_memalign. Never destroyed (tensors may outlive
+/// a scope); outside a scope, freed blocks go straight back to the system.
+class CachingCpuAllocator final : public c10::Allocator {
+ public:
+  c10::DataPtr allocate(std::size_t n) const override {
+    void* p = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(m_mutex);
+      auto it = m_free.find(n);
+      if (it != m_free.end() && !it->second.empty()) {
+        p = it->second.back();
+        it->second.pop_back();
+      }
+    }
+    if (p == nullptr) {
+      if (posix_memalign(&p, 64, std::max<std::size_t>(n, 1)) != 0) throw std::bad_alloc();
+      std::lock_guard<std::mutex> lock(m_mutex);
+      m_size[p] = n;
+    }
+    return {p, p, &CachingCpuAllocator::release, c10::Device(c10::DeviceType::CPU)};
+  }
+  c10::DeleterFnPtr raw_deleter() const override { return &CachingCpuAllocator::release; }
+
+  static CachingCpuAllocator& instance() {
+    static auto* a = new CachingCpuAllocator();  // leaked on purpose, see above
+    return *a;
+  }
+  void set_caching(bool on) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_caching = on;
+    if (on) return;
+    for (auto& [size, blocks] : m_free)
+      for (void* p : blocks) {
+        m_size.erase(p);
+        std::free(p);
+      }
+    m_free.clear();
+  }
+
+ private:
+  static void release(void* p) {
+    if (p == nullptr) return;
+    CachingCpuAllocator& a = instance();
+    std::lock_guard<std::mutex> lock(a.m_mutex);
+    auto it = a.m_size.find(p);
+    if (a.m_caching && it != a.m_size.end()) {
+      a.m_free[it->second].push_back(p);
+      return;
+    }
+    if (it != a.m_size.end()) a.m_size.erase(it);
+    std::free(p);
+  }
+
+  mutable std::mutex m_mutex;
+  mutable std::unordered_map<std::size_t, std::vector<void*>> m_free;
+  mutable std::unordered_map<void*, std::size_t> m_size;
+  bool m_caching = false;
+};
+
+}  // namespace
+
+MemoryReuseScope::MemoryReuseScope(bool enabled) {
+  if (!enabled) return;
+  m_previous = c10::GetCPUAllocator();
+  CachingCpuAllocator::instance().set_caching(true);
+  c10::SetCPUAllocator(&CachingCpuAllocator::instance(), /*priority=*/0);
+}
+
+MemoryReuseScope::~MemoryReuseScope() {
+  if (m_previous == nullptr) return;
+  c10::SetCPUAllocator(static_cast<c10::Allocator*>(m_previous), /*priority=*/0);
+  CachingCpuAllocator::instance().set_caching(false);
 }
 
 std::pair<std::int64_t, std::int64_t> input_size(const ModelBackend& model, const Value& spec) {

@@ -57,6 +57,22 @@ class PrecisionScope {
   c10::ScalarType m_prev_cuda_dtype;
 };
 
+/// Reuses freed CPU blocks of the same size while alive. Gradient ascent allocates
+/// the same activation tensors every step; glibc hands large blocks back to the
+/// kernel on free, so each step would page-fault (and zero) them again. Installs a
+/// size-keyed caching allocator as LibTorch's CPU allocator for the scope and
+/// restores the previous one (returning cached memory) at its end.
+class MemoryReuseScope {
+ public:
+  explicit MemoryReuseScope(bool enabled);
+  ~MemoryReuseScope();
+  MemoryReuseScope(const MemoryReuseScope&) = delete;
+  MemoryReuseScope& operator=(const MemoryReuseScope&) = delete;
+
+ private:
+  void* m_previous = nullptr;
+};
+
 /// True when the CPU advertises AVX512-BF16 (flag avx512_bf16 in /proc/cpuinfo).
 bool cpu_has_bf16();
 

@@ -213,6 +213,7 @@ void FilterAscent::run(ModelBackend& model, Output& out) {
                 std::to_string(width) + " image");
 
   kit::PrecisionScope precision(m_precision, m_device, m_host);
+  kit::MemoryReuseScope reuse(m_device.is_cpu() && kit::opt_bool(m_options, "reuse_memory", true));
   Dict final_losses;
   Dict loss_curves;
   for (const auto& layer : layers) {

@@ -89,6 +89,7 @@ const char* const kFilterAscentSchema = R"json({
     "batch_size": {"type": "integer", "minimum": 0, "default": 0, "description": "Filters optimised together in one batch; 0 chooses from memory_budget_mb and max_batch."},
     "memory_budget_mb": {"type": "number", "exclusiveMinimum": 0, "default": 2048, "description": "Memory a batch may use (activations kept for the backward pass), for choosing the batch size."},
     "max_batch": {"type": "integer", "minimum": 1, "default": 8, "description": "Upper bound of the automatic batch size (small batches keep oneDNN convolutions cache-friendly: 2-8 measured fastest on VGG16 at 128 px)."},
+    "reuse_memory": {"type": "boolean", "default": true, "description": "Keep freed CPU tensor memory for the next step instead of returning it to the system (avoids page faults on every step)."},
     "channels_last": {"type": "boolean", "default": true, "description": "Run the pictures in channels-last memory format (faster oneDNN convolutions on CPU)."}
   }
 })json";
