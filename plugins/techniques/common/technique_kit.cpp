@@ -236,6 +236,7 @@ class CachingCpuAllocator final : public c10::Allocator {
       if (it != m_free.end() && !it->second.empty()) {
         p = it->second.back();
         it->second.pop_back();
+        m_cached -= n;
       }
     }
     if (p == nullptr) {
@@ -261,6 +262,7 @@ class CachingCpuAllocator final : public c10::Allocator {
         std::free(p);
       }
     m_free.clear();
+    m_cached = 0;
   }
 
  private:
@@ -269,8 +271,11 @@ class CachingCpuAllocator final : public c10::Allocator {
     CachingCpuAllocator& a = instance();
     std::lock_guard<std::mutex> lock(a.m_mutex);
     auto it = a.m_size.find(p);
-    if (a.m_caching && it != a.m_size.end()) {
+    // Cache while a scope is open, up to a bound: blocks of sizes that never
+    // recur (photos of many sizes) must not pile up.
+    if (a.m_caching && it != a.m_size.end() && a.m_cached + it->second <= kMaxCachedBytes) {
       a.m_free[it->second].push_back(p);
+      a.m_cached += it->second;
       return;
     }
     if (it != a.m_size.end()) a.m_size.erase(it);
@@ -281,6 +286,8 @@ class CachingCpuAllocator final : public c10::Allocator {
   mutable std::unordered_map<std::size_t, std::vector<void*>> m_free;
   mutable std::unordered_map<void*, std::size_t> m_size;
   bool m_caching = false;
+  mutable std::size_t m_cached = 0;
+  static constexpr std::size_t kMaxCachedBytes = std::size_t{2} << 30;
 };
 
 }  // namespace

@@ -134,6 +134,7 @@ void GradCam::run(ModelBackend& model, Output& out) {
   };
 
   kit::PrecisionScope precision(m_precision, m_device, m_host);
+  kit::MemoryReuseScope reuse(m_device.is_cpu());
   List predictions;
   const std::int64_t n = static_cast<std::int64_t>(paths.size());
   for (std::int64_t start = 0; start < n; start += batch) {
