@@ -31,6 +31,9 @@ VIZRUN_SDK_API at::Tensor deprocess_pattern(const at::Tensor& chw, double target
 /// Maps float values in [0, 1] (any shape {…}) through a colormap to uint8 RGB {…, 3}.
 /// Names: "viridis" (matplotlib), "jet" (OpenCV's COLORMAP_JET, not matplotlib's),
 /// "magma", "inferno", "gray". Throws vizrun::Error listing the names otherwise.
+/// Values are quantised as their origin does: matplotlib's maps take entry
+/// floor(x * 256) (x = 1 -> 255); "jet" and "gray" take uint8(255 * x), as the book
+/// feeds OpenCV. Out-of-range values clamp, NaN maps to 0.
 VIZRUN_SDK_API at::Tensor colormap(const at::Tensor& unit, const std::string& name);
 VIZRUN_SDK_API std::vector<std::string> colormap_names();
 
@@ -49,7 +52,8 @@ VIZRUN_SDK_API at::Tensor resize(const at::Tensor& hwc, std::int64_t height, std
 /// Repeats every pixel `factor` times along both axes (for small feature maps).
 VIZRUN_SDK_API at::Tensor upscale(const at::Tensor& hwc, std::int64_t factor);
 
-/// The book's Grad-CAM blend: clip(photo + intensity * heat, 0, 255), both uint8 {H, W, 3}.
+/// The book's Grad-CAM blend: clip(photo + intensity * heat, 0, 255), both uint8 {H, W, 3},
+/// rounded to nearest (ties to even) as OpenCV writes the float sum.
 VIZRUN_SDK_API at::Tensor overlay(const at::Tensor& photo, const at::Tensor& heat, double intensity = 0.4);
 
 /// Adds a band above the image with `text` drawn in a built-in bitmap font
