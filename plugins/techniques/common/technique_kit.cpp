@@ -331,6 +331,17 @@ at::Tensor load_batch(const Host& host, const std::vector<std::string>& paths, s
   return at::stack(items).to(device).contiguous();
 }
 
+at::Tensor stack_resized(const std::vector<at::Tensor>& pictures, std::int64_t height, std::int64_t width,
+                         const std::string& mode, c10::Device device) {
+  std::vector<at::Tensor> items;
+  items.reserve(pictures.size());
+  for (const auto& chw : pictures) {
+    at::Tensor hwc = image::resize(chw.permute({1, 2, 0}).to(at::kFloat).contiguous(), height, width, mode);
+    items.push_back(hwc.permute({2, 0, 1}));
+  }
+  return at::stack(items).to(device).contiguous();
+}
+
 std::string stem(const std::string& path) {
   std::string base = path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
   const auto dot = base.find_last_of('.');

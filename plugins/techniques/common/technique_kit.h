@@ -85,6 +85,10 @@ std::pair<std::int64_t, std::int64_t> input_size(const ModelBackend& model, cons
 at::Tensor load_batch(const Host& host, const std::vector<std::string>& paths, std::int64_t height,
                       std::int64_t width, const std::string& mode, c10::Device device);
 
+/// Same, from pictures already decoded ({3, H, W} float in [0, 255]).
+at::Tensor stack_resized(const std::vector<at::Tensor>& pictures, std::int64_t height, std::int64_t width,
+                         const std::string& mode, c10::Device device);
+
 /// File stem of a path ("a/b/cat.png" -> "cat"), for output names.
 std::string stem(const std::string& path);
 

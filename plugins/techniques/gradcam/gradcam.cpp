@@ -140,7 +140,14 @@ void GradCam::run(ModelBackend& model, Output& out) {
   for (std::int64_t start = 0; start < n; start += batch) {
     m_host->check_stop();
     const std::vector<std::string> chunk(paths.begin() + start, paths.begin() + std::min(n, start + batch));
-    at::Tensor pixels = kit::load_batch(*m_host, chunk, height, width, resize_mode, m_device);
+    // Each photo is decoded once: resized for the network, kept whole for the overlay.
+    std::vector<at::Tensor> photos;
+    for (const auto& p : chunk) {
+      at::Tensor chw = m_host->load_image(p);
+      if (chw.dim() != 3 || chw.size(0) != 3) throw Error("gradcam: image " + p + ": expected RGB {3, H, W} from the host");
+      photos.push_back(chw);
+    }
+    at::Tensor pixels = kit::stack_resized(photos, height, width, resize_mode, m_device);
     at::Tensor input;
     {
       torch::autograd::AutoGradMode grad_off(false);
@@ -164,7 +171,7 @@ void GradCam::run(ModelBackend& model, Output& out) {
       }
       predictions.push_back(Dict{{"image", path}, {"top", top_list}});
       // The photo at its own resolution, as the book overlays on cv2.imread's picture.
-      const at::Tensor photo = m_host->load_image(path).permute({1, 2, 0}).round().clamp(0, 255).to(at::kByte).contiguous();
+      const at::Tensor photo = photos[i].permute({1, 2, 0}).round().clamp(0, 255).to(at::kByte).contiguous();
       for (std::int64_t j = 0; j < heat.size(1); ++j) {
         const std::int64_t id = classes[b][j].item<std::int64_t>();
         const at::Tensor map = heat[b][j].contiguous();
