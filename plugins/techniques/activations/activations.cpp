@@ -96,7 +96,9 @@ void ActivationGrids::run(ModelBackend& model, Output& out) {
             std::snprintf(cname, sizeof cname, "/channel_%04lld", static_cast<long long>(c));
             Dict cmeta = meta;
             cmeta["channel"] = c;
-            out.image(prefix + name + cname, image::upscale(image::colormap(maps[c], cmap), factor), cmeta);
+            at::Tensor cell = image::upscale(image::colormap(maps[c], cmap), factor);
+            if (titles) cell = image::add_title(cell, name + " channel " + std::to_string(c), 1, 32);
+            out.image(prefix + name + cname, cell, cmeta);
           }
         }
       }
