@@ -66,7 +66,9 @@ TEST_CASE("activations: globs, channel images and constant channels", "[activati
   REQUIRE(channel != nullptr);
   // Constant maps show the offset level (128 -> viridis index 128) everywhere.
   const at::Tensor mid = image::colormap(at::full({1}, 128.0 / 255.0), "viridis")[0];
-  const at::Tensor pixels = channel->data.slice(0, channel->data.size(0) - 48);  // below the title band
+  // 16 px maps shown at 48 px, centred below a title band that is wider than them.
+  const std::int64_t left = (channel->data.size(1) - 48) / 2;
+  const at::Tensor pixels = channel->data.slice(0, channel->data.size(0) - 48).slice(1, left, left + 48);
   CHECK(pixels.reshape({-1, 3}).eq(mid.view({1, 3})).all().item<bool>());
   CHECK(out.find_image("a/conv3") != nullptr);
   CHECK(out.find_image("a/pool1") == nullptr);
