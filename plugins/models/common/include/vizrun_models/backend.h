@@ -1,0 +1,67 @@
+#pragma once
+/// \file backend.h
+/// A ModelBackend over a Graph: everything the three model plugins share
+/// (preprocessing modes, input checks, taps and truncation, weights).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vizrun/plugin.h"
+#include "vizrun_models/graph.h"
+#include "vizrun_models/weights.h"
+
+namespace vizrun::models {
+
+/// Preprocessing modes: "caffe" (RGB->BGR minus ImageNet means, Keras), "tf"
+/// (x/127.5 - 1), "torch" (x/255 then ImageNet mean/std), "divide_255", "none".
+std::vector<std::string> preprocessing_modes();
+at::Tensor preprocess_rgb255(const at::Tensor& rgb255, const std::string& mode, std::int64_t channels);
+at::Tensor deprocess_to_rgb255(const at::Tensor& x, const std::string& mode, std::int64_t channels);
+
+struct BackendDescription {
+  std::string preprocessing = "none";
+  InputSpec input;
+  std::string output_activation = "none";
+  std::string logits_layer;
+  std::string last_conv_layer;
+  std::vector<std::string> class_names;
+};
+
+class GraphBackend : public ModelBackend {
+ public:
+  /// Loads weights per `plan` from `args.weights`, moves the graph to `args.device`.
+  GraphBackend(std::unique_ptr<Graph> graph, BackendDescription description, const CreateArgs& args,
+               const WeightsPlan& plan);
+
+  std::vector<LayerInfo> layers() const override;
+  std::vector<LayerInfo> layers_for(std::int64_t height, std::int64_t width) const override;
+  InputSpec input_spec() const override { return m_desc.input; }
+  at::Tensor preprocess(const at::Tensor& rgb255) const override;
+  at::Tensor deprocess(const at::Tensor& model_input) const override;
+  Activations forward(const at::Tensor& input, const std::vector<std::string>& taps) override;
+  std::vector<std::string> class_names() const override { return m_desc.class_names; }
+  std::string output_activation() const override { return m_desc.output_activation; }
+  std::string logits_layer() const override { return m_desc.logits_layer; }
+  std::string last_conv_layer() const override { return m_desc.last_conv_layer; }
+  c10::Device device() const override { return m_device; }
+  WeightsInfo weights_info() const override { return m_weights; }
+  std::int64_t parameter_count() const override { return m_graph->parameter_count(); }
+
+  const Graph& graph() const { return *m_graph; }
+
+ private:
+  void check_input(const at::Tensor& input) const;
+
+  std::unique_ptr<Graph> m_graph;
+  BackendDescription m_desc;
+  c10::Device m_device;
+  WeightsInfo m_weights;
+};
+
+/// Reads the input size options shared by the backends, checking the Keras rules.
+/// `fixed` = the classifier needs exactly the default size.
+InputSpec input_spec_from(std::int64_t height, std::int64_t width, std::int64_t channels, bool fixed,
+                          std::int64_t default_size, std::int64_t min_size, const std::string& model);
+
+}  // namespace vizrun::models

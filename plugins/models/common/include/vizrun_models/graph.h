@@ -1,0 +1,153 @@
+#pragma once
+/// \file graph.h
+/// A graph of named layers in Keras order, evaluated functionally with LibTorch.
+/// Each backend describes its architecture with the builder calls below; the graph
+/// owns the parameters (allocated at build time and filled in place by the weight
+/// loaders), infers output shapes, and runs forward passes that return any set of
+/// named layer outputs while computing nothing past the last one requested.
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "vizrun/model.h"
+
+namespace vizrun::models {
+
+using Shape = std::vector<std::int64_t>;
+
+/// What a layer computes.
+enum class OpKind {
+  conv2d,           ///< Conv2D with optional bias and fused activation
+  dense,            ///< Dense with optional bias and fused activation
+  max_pool,
+  avg_pool,
+  zero_pad,         ///< ZeroPadding2D
+  batch_norm,       ///< inference BatchNormalization with running statistics
+  activation,       ///< a standalone Activation layer
+  dropout,          ///< identity at inference
+  flatten,          ///< NCHW -> N x (C*H*W), C,H,W order (Keras H,W,C rows are reordered at load)
+  global_avg_pool,
+  global_max_pool,
+  add,
+};
+
+/// "relu", "sigmoid", "softmax", "tanh", "elu", "selu", "softplus", "swish"/"silu", "gelu" or "linear".
+using Activation = std::string;
+
+/// Attributes of a layer; which ones matter depends on the kind.
+struct OpAttrs {
+  std::int64_t filters = 0;          ///< conv2d output channels / dense units
+  std::int64_t kernel_h = 1, kernel_w = 1;  ///< conv kernel or pool window
+  std::int64_t stride_h = 1, stride_w = 1;
+  std::string padding = "valid";     ///< "valid" or "same" (TensorFlow rule: extra row/col at bottom/right)
+  std::int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;  ///< zero_pad
+  bool use_bias = true;
+  Activation activation = "linear";
+  double epsilon = 1e-3;             ///< batch_norm
+  double rate = 0.0;                 ///< dropout (unused at inference)
+};
+
+/// One learnable tensor (or BatchNorm statistic) of a layer.
+struct ParamSpec {
+  std::string layer;     ///< Keras layer name
+  std::string keras_var; ///< "kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance"
+  std::string torch_name;///< PyTorch-style key, e.g. "block1_conv1.weight", "post_bn.running_var"
+  Shape shape;           ///< LibTorch shape (OIHW, (out, in), (C))
+  /// For a Dense kernel fed by a flattened {C, H, W} map: that shape. Keras stores
+  /// such kernels with rows in H,W,C order; the loader reorders them to C,H,W.
+  Shape flattened_from;
+  bool is_buffer = false;///< BatchNorm running statistics (not trainable in Keras)
+  at::Tensor tensor;     ///< the storage the model computes with
+};
+
+struct Node {
+  std::string name;
+  OpKind kind;
+  std::vector<int> inputs;  ///< indices of earlier nodes; -1 is the graph input
+  OpAttrs attrs;
+  std::vector<int> params;  ///< indices into Graph::params(), in Keras weight order
+  Shape shape;              ///< output shape (no batch) for the build-time input size
+};
+
+class Graph {
+ public:
+  /// `input_shape` is {C, H, W} for the size the graph is built for.
+  explicit Graph(Shape input_shape);
+
+  // --- builders: each returns the new node's index; `input` -1 means the graph input.
+  int conv2d(const std::string& name, int input, std::int64_t filters, std::int64_t kernel_h,
+             std::int64_t kernel_w, std::int64_t stride, const std::string& padding, bool use_bias,
+             const Activation& activation = "linear");
+  int dense(const std::string& name, int input, std::int64_t units, bool use_bias = true,
+            const Activation& activation = "linear");
+  int max_pool(const std::string& name, int input, std::int64_t pool, std::int64_t stride,
+               const std::string& padding = "valid");
+  int avg_pool(const std::string& name, int input, std::int64_t pool, std::int64_t stride,
+               const std::string& padding = "valid");
+  int zero_pad(const std::string& name, int input, std::int64_t top, std::int64_t bottom,
+               std::int64_t left, std::int64_t right);
+  int batch_norm(const std::string& name, int input, double epsilon);
+  int activation(const std::string& name, int input, const Activation& activation);
+  int dropout(const std::string& name, int input, double rate);
+  int flatten(const std::string& name, int input);
+  int global_avg_pool(const std::string& name, int input);
+  int global_max_pool(const std::string& name, int input);
+  int add(const std::string& name, const std::vector<int>& inputs);
+
+  /// Index of the most recently added node (the default input of the next one).
+  int last() const { return static_cast<int>(m_nodes.size()) - 1; }
+
+  const std::vector<Node>& nodes() const { return m_nodes; }
+  std::vector<Node>& nodes() { return m_nodes; }
+  const std::vector<ParamSpec>& params() const { return m_params; }
+  std::vector<ParamSpec>& params() { return m_params; }
+  const Shape& input_shape() const { return m_input_shape; }
+
+  /// Node index by name, or -1.
+  int find(const std::string& name) const;
+  /// Node index by name; throws vizrun::Error listing close matches.
+  int require(const std::string& name) const;
+
+  /// Layers in order with their shapes for the build-time input size.
+  std::vector<LayerInfo> layers() const;
+  /// Layers with shapes inferred for another input size (throws when the size is
+  /// too small for some layer, or when a flatten feeds a dense of fixed width).
+  std::vector<LayerInfo> layers_for(std::int64_t height, std::int64_t width) const;
+
+  /// Total number of values in all parameters and statistics (Keras "Total params").
+  std::int64_t parameter_count() const;
+
+  /// Runs the graph on `input` (N, C, H, W, already preprocessed) and returns the
+  /// outputs of `taps`. Nodes past the last tap, and nodes no tap depends on, are
+  /// never computed; intermediate tensors are released as soon as possible.
+  Activations forward(const at::Tensor& input, const std::vector<std::string>& taps) const;
+
+  /// Moves every parameter to `device`, disables gradients (all tensors become leaves).
+  void finalize(const c10::Device& device);
+
+ private:
+  int push(Node node);
+  int add_param(int node, const std::string& keras_var, const std::string& torch_suffix, Shape shape,
+                bool is_buffer = false);
+  Shape infer(const Node& node, const std::vector<Shape>& in) const;
+
+  Shape m_input_shape;
+  std::vector<Node> m_nodes;
+  std::vector<ParamSpec> m_params;
+  std::map<std::string, int> m_index;
+};
+
+/// Names from `candidates` close to `name` (edit distance, common prefix), best first.
+std::vector<std::string> close_matches(const std::string& name, const std::vector<std::string>& candidates,
+                                       std::size_t limit = 5);
+
+/// "a, b, c" from a list.
+std::string join(const std::vector<std::string>& items, const std::string& separator = ", ");
+/// "(3, 3, 64, 128)".
+std::string shape_string(const Shape& shape);
+
+}  // namespace vizrun::models

@@ -1,0 +1,499 @@
+#include "vizrun_models/graph.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <limits>
+#include <sstream>
+
+#include "vizrun/error.h"
+
+namespace vizrun::models {
+
+namespace {
+
+std::int64_t out_size(std::int64_t in, std::int64_t k, std::int64_t s, const std::string& padding) {
+  if (padding == "same") return (in + s - 1) / s;
+  if (in < k) return 0;
+  return (in - k) / s + 1;
+}
+
+/// TensorFlow's "same" rule: total padding split with the extra pixel at the end.
+std::pair<std::int64_t, std::int64_t> same_pads(std::int64_t in, std::int64_t k, std::int64_t s) {
+  std::int64_t out = (in + s - 1) / s;
+  std::int64_t total = std::max<std::int64_t>((out - 1) * s + k - in, 0);
+  return {total / 2, total - total / 2};
+}
+
+at::Tensor apply_activation(const at::Tensor& x, const Activation& a) {
+  if (a == "linear" || a.empty()) return x;
+  if (a == "relu") return torch::relu(x);
+  if (a == "sigmoid") return torch::sigmoid(x);
+  if (a == "softmax") return torch::softmax(x, 1);
+  if (a == "tanh") return torch::tanh(x);
+  if (a == "elu") return torch::elu(x);
+  if (a == "selu") return torch::selu(x);
+  if (a == "softplus") return torch::softplus(x);
+  if (a == "swish" || a == "silu") return torch::silu(x);
+  if (a == "gelu") return torch::gelu(x);
+  throw Error("unknown activation '" + a +
+              "'; expected relu, sigmoid, softmax, tanh, elu, selu, softplus, swish, silu, gelu or linear");
+}
+
+const char* kind_name(OpKind k) {
+  switch (k) {
+    case OpKind::conv2d: return "conv2d";
+    case OpKind::dense: return "dense";
+    case OpKind::max_pool: return "max_pool";
+    case OpKind::avg_pool: return "avg_pool";
+    case OpKind::zero_pad: return "zero_pad";
+    case OpKind::batch_norm: return "batch_norm";
+    case OpKind::activation: return "activation";
+    case OpKind::dropout: return "dropout";
+    case OpKind::flatten: return "flatten";
+    case OpKind::global_avg_pool: return "global_avg_pool";
+    case OpKind::global_max_pool: return "global_max_pool";
+    case OpKind::add: return "add";
+  }
+  return "?";
+}
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+}  // namespace
+
+std::string join(const std::vector<std::string>& items, const std::string& separator) {
+  std::string out;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += separator;
+    out += items[i];
+  }
+  return out;
+}
+
+std::string shape_string(const Shape& shape) {
+  std::ostringstream s;
+  s << "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
+  s << ")";
+  return s.str();
+}
+
+std::vector<std::string> close_matches(const std::string& name, const std::vector<std::string>& candidates,
+                                       std::size_t limit) {
+  std::vector<std::pair<double, std::string>> scored;
+  for (const auto& c : candidates) {
+    double d = static_cast<double>(edit_distance(name, c));
+    if (!name.empty() && c.find(name) != std::string::npos) d = std::min(d, 1.0);
+    double tolerance = std::max<double>(3.0, static_cast<double>(std::max(name.size(), c.size())) * 0.4);
+    if (d <= tolerance) scored.emplace_back(d, c);
+  }
+  std::stable_sort(scored.begin(), scored.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> out;
+  for (const auto& s : scored) {
+    if (out.size() >= limit) break;
+    out.push_back(s.second);
+  }
+  return out;
+}
+
+Graph::Graph(Shape input_shape) : m_input_shape(std::move(input_shape)) {
+  if (m_input_shape.size() != 3) throw Error("graph input shape must be {C, H, W}");
+}
+
+int Graph::push(Node node) {
+  if (m_index.count(node.name)) throw Error("duplicate layer name '" + node.name + "'");
+  if (node.name.empty()) throw Error("a layer needs a name");
+  std::vector<Shape> in;
+  for (int i : node.inputs) {
+    if (i >= static_cast<int>(m_nodes.size()) || i < -1)
+      throw Error("layer '" + node.name + "' refers to a layer that does not exist yet");
+    in.push_back(i < 0 ? m_input_shape : m_nodes[i].shape);
+  }
+  node.shape = infer(node, in);
+  int index = static_cast<int>(m_nodes.size());
+  m_index[node.name] = index;
+  m_nodes.push_back(std::move(node));
+  return index;
+}
+
+int Graph::add_param(int node, const std::string& keras_var, const std::string& torch_suffix, Shape shape,
+                     bool is_buffer) {
+  ParamSpec p;
+  p.layer = m_nodes[node].name;
+  p.keras_var = keras_var;
+  p.torch_name = p.layer + "." + torch_suffix;
+  p.shape = shape;
+  p.is_buffer = is_buffer;
+  // Uninitialised: the loaders write every value exactly once, so no page is touched twice.
+  p.tensor = torch::empty(shape, torch::kFloat32);
+  int index = static_cast<int>(m_params.size());
+  m_params.push_back(std::move(p));
+  m_nodes[node].params.push_back(index);
+  return index;
+}
+
+Shape Graph::infer(const Node& n, const std::vector<Shape>& in) const {
+  auto fail = [&](const std::string& why) -> Error {
+    return Error("layer '" + n.name + "' (" + kind_name(n.kind) + "): " + why);
+  };
+  auto need4 = [&](const Shape& s) {
+    if (s.size() != 3) throw fail("expects a {C, H, W} feature map, got " + shape_string(s));
+  };
+  const OpAttrs& a = n.attrs;
+  switch (n.kind) {
+    case OpKind::conv2d:
+    case OpKind::max_pool:
+    case OpKind::avg_pool: {
+      need4(in[0]);
+      std::int64_t h = out_size(in[0][1], a.kernel_h, a.stride_h, a.padding);
+      std::int64_t w = out_size(in[0][2], a.kernel_w, a.stride_w, a.padding);
+      if (h <= 0 || w <= 0)
+        throw fail("input " + std::to_string(in[0][1]) + "x" + std::to_string(in[0][2]) +
+                   " is smaller than the window " + std::to_string(a.kernel_h) + "x" + std::to_string(a.kernel_w));
+      return {n.kind == OpKind::conv2d ? a.filters : in[0][0], h, w};
+    }
+    case OpKind::zero_pad:
+      need4(in[0]);
+      return {in[0][0], in[0][1] + a.pad_top + a.pad_bottom, in[0][2] + a.pad_left + a.pad_right};
+    case OpKind::dense:
+      if (in[0].size() != 1) throw fail("expects a flat input, got " + shape_string(in[0]) + " (add a flatten layer)");
+      return {a.filters};
+    case OpKind::flatten: {
+      std::int64_t total = 1;
+      for (auto d : in[0]) total *= d;
+      return {total};
+    }
+    case OpKind::global_avg_pool:
+    case OpKind::global_max_pool:
+      need4(in[0]);
+      return {in[0][0]};
+    case OpKind::add:
+      for (const auto& s : in)
+        if (s != in[0]) throw fail("inputs have different shapes " + shape_string(in[0]) + " and " + shape_string(s));
+      return in[0];
+    case OpKind::batch_norm:
+    case OpKind::activation:
+    case OpKind::dropout:
+      return in[0];
+  }
+  return in[0];
+}
+
+int Graph::conv2d(const std::string& name, int input, std::int64_t filters, std::int64_t kernel_h,
+                  std::int64_t kernel_w, std::int64_t stride, const std::string& padding, bool use_bias,
+                  const Activation& activation) {
+  Node n{name, OpKind::conv2d, {input}, {}, {}, {}};
+  n.attrs.filters = filters;
+  n.attrs.kernel_h = kernel_h;
+  n.attrs.kernel_w = kernel_w;
+  n.attrs.stride_h = n.attrs.stride_w = stride;
+  n.attrs.padding = padding;
+  n.attrs.use_bias = use_bias;
+  n.attrs.activation = activation;
+  apply_activation(torch::zeros({1}), activation);  // validates the name
+  std::int64_t in_c = (input < 0 ? m_input_shape : m_nodes[input].shape).at(0);
+  int index = push(std::move(n));
+  add_param(index, "kernel", "weight", {filters, in_c, kernel_h, kernel_w});
+  if (use_bias) add_param(index, "bias", "bias", {filters});
+  return index;
+}
+
+int Graph::dense(const std::string& name, int input, std::int64_t units, bool use_bias,
+                 const Activation& activation) {
+  Node n{name, OpKind::dense, {input}, {}, {}, {}};
+  n.attrs.filters = units;
+  n.attrs.use_bias = use_bias;
+  n.attrs.activation = activation;
+  apply_activation(torch::zeros({1}), activation);
+  const Shape& in = input < 0 ? m_input_shape : m_nodes[input].shape;
+  int index = push(std::move(n));
+  // Keras stores the kernel of a Dense that follows Flatten with rows in H,W,C order.
+  Shape flattened_from;
+  for (int j = input; j >= 0;) {
+    const Node& up = m_nodes[j];
+    if (up.kind == OpKind::flatten) {
+      int src = up.inputs[0];
+      const Shape& s = src < 0 ? m_input_shape : m_nodes[src].shape;
+      if (s.size() == 3) flattened_from = s;
+      break;
+    }
+    if (up.kind != OpKind::dropout && up.kind != OpKind::activation) break;
+    j = up.inputs[0];
+  }
+  int k = add_param(index, "kernel", "weight", {units, in.at(0)});
+  m_params[k].flattened_from = flattened_from;
+  if (use_bias) add_param(index, "bias", "bias", {units});
+  return index;
+}
+
+int Graph::max_pool(const std::string& name, int input, std::int64_t pool, std::int64_t stride,
+                    const std::string& padding) {
+  Node n{name, OpKind::max_pool, {input}, {}, {}, {}};
+  n.attrs.kernel_h = n.attrs.kernel_w = pool;
+  n.attrs.stride_h = n.attrs.stride_w = stride;
+  n.attrs.padding = padding;
+  return push(std::move(n));
+}
+
+int Graph::avg_pool(const std::string& name, int input, std::int64_t pool, std::int64_t stride,
+                    const std::string& padding) {
+  Node n{name, OpKind::avg_pool, {input}, {}, {}, {}};
+  n.attrs.kernel_h = n.attrs.kernel_w = pool;
+  n.attrs.stride_h = n.attrs.stride_w = stride;
+  n.attrs.padding = padding;
+  return push(std::move(n));
+}
+
+int Graph::zero_pad(const std::string& name, int input, std::int64_t top, std::int64_t bottom, std::int64_t left,
+                    std::int64_t right) {
+  Node n{name, OpKind::zero_pad, {input}, {}, {}, {}};
+  n.attrs.pad_top = top;
+  n.attrs.pad_bottom = bottom;
+  n.attrs.pad_left = left;
+  n.attrs.pad_right = right;
+  return push(std::move(n));
+}
+
+int Graph::batch_norm(const std::string& name, int input, double epsilon) {
+  Node n{name, OpKind::batch_norm, {input}, {}, {}, {}};
+  n.attrs.epsilon = epsilon;
+  std::int64_t c = (input < 0 ? m_input_shape : m_nodes[input].shape).at(0);
+  int index = push(std::move(n));
+  add_param(index, "gamma", "weight", {c});
+  add_param(index, "beta", "bias", {c});
+  add_param(index, "moving_mean", "running_mean", {c}, true);
+  add_param(index, "moving_variance", "running_var", {c}, true);
+  return index;
+}
+
+int Graph::activation(const std::string& name, int input, const Activation& activation) {
+  Node n{name, OpKind::activation, {input}, {}, {}, {}};
+  n.attrs.activation = activation;
+  apply_activation(torch::zeros({1, 1}), activation);
+  return push(std::move(n));
+}
+
+int Graph::dropout(const std::string& name, int input, double rate) {
+  Node n{name, OpKind::dropout, {input}, {}, {}, {}};
+  n.attrs.rate = rate;
+  return push(std::move(n));
+}
+
+int Graph::flatten(const std::string& name, int input) {
+  return push(Node{name, OpKind::flatten, {input}, {}, {}, {}});
+}
+
+int Graph::global_avg_pool(const std::string& name, int input) {
+  return push(Node{name, OpKind::global_avg_pool, {input}, {}, {}, {}});
+}
+
+int Graph::global_max_pool(const std::string& name, int input) {
+  return push(Node{name, OpKind::global_max_pool, {input}, {}, {}, {}});
+}
+
+int Graph::add(const std::string& name, const std::vector<int>& inputs) {
+  if (inputs.size() < 2) throw Error("add layer '" + name + "' needs at least two inputs");
+  return push(Node{name, OpKind::add, inputs, {}, {}, {}});
+}
+
+int Graph::find(const std::string& name) const {
+  auto it = m_index.find(name);
+  return it == m_index.end() ? -1 : it->second;
+}
+
+int Graph::require(const std::string& name) const {
+  int i = find(name);
+  if (i >= 0) return i;
+  std::vector<std::string> names;
+  for (const auto& n : m_nodes) names.push_back(n.name);
+  auto close = close_matches(name, names);
+  std::string msg = "unknown layer '" + name + "'";
+  if (!close.empty())
+    msg += "; did you mean " + join(close, ", ") + "?";
+  else
+    msg += "; layers are " + (names.size() > 12 ? join({names.begin(), names.begin() + 6}) + ", ..., " +
+                                                      join({names.end() - 3, names.end()})
+                                                : join(names));
+  throw Error(msg);
+}
+
+std::vector<LayerInfo> Graph::layers() const {
+  std::vector<LayerInfo> out;
+  out.reserve(m_nodes.size());
+  for (const auto& n : m_nodes) out.push_back({n.name, kind_name(n.kind), n.shape});
+  return out;
+}
+
+std::vector<LayerInfo> Graph::layers_for(std::int64_t height, std::int64_t width) const {
+  Shape input{m_input_shape[0], height, width};
+  std::vector<Shape> shapes;
+  std::vector<LayerInfo> out;
+  for (const auto& n : m_nodes) {
+    std::vector<Shape> in;
+    for (int i : n.inputs) in.push_back(i < 0 ? input : shapes[i]);
+    Shape s = infer(n, in);
+    if (n.kind == OpKind::dense) {
+      const ParamSpec& k = m_params[n.params[0]];
+      if (in[0][0] != k.shape[1])
+        throw Error("input " + std::to_string(height) + "x" + std::to_string(width) + " gives layer '" + n.name +
+                    "' " + std::to_string(in[0][0]) + " inputs, but it has " + std::to_string(k.shape[1]) +
+                    " (the model needs its build size " + std::to_string(m_input_shape[1]) + "x" +
+                    std::to_string(m_input_shape[2]) + ")");
+    }
+    shapes.push_back(s);
+    out.push_back({n.name, kind_name(n.kind), s});
+  }
+  return out;
+}
+
+std::int64_t Graph::parameter_count() const {
+  std::int64_t total = 0;
+  for (const auto& p : m_params) {
+    std::int64_t n = 1;
+    for (auto d : p.shape) n *= d;
+    total += n;
+  }
+  return total;
+}
+
+void Graph::finalize(const c10::Device& device) {
+  for (auto& p : m_params) p.tensor = p.tensor.to(device).detach().set_requires_grad(false);
+}
+
+Activations Graph::forward(const at::Tensor& input, const std::vector<std::string>& taps) const {
+  if (input.dim() != 4 || input.size(1) != m_input_shape[0])
+    throw Error("model input must be N x " + std::to_string(m_input_shape[0]) +
+                " x H x W (NCHW float), got " + shape_string(input.sizes().vec()));
+  Activations result;
+  if (taps.empty()) return result;
+  int last = -1;
+  std::vector<int> tap_index;
+  for (const auto& t : taps) {
+    int i = require(t);
+    tap_index.push_back(i);
+    last = std::max(last, i);
+  }
+  std::vector<char> needed(last + 1, 0), tapped(last + 1, 0);
+  for (int i : tap_index) needed[i] = tapped[i] = 1;
+  for (int i = last; i >= 0; --i)
+    if (needed[i])
+      for (int j : m_nodes[i].inputs)
+        if (j >= 0) needed[j] = 1;
+  std::vector<int> uses(last + 1, 0);
+  for (int i = 0; i <= last; ++i)
+    if (needed[i])
+      for (int j : m_nodes[i].inputs)
+        if (j >= 0) ++uses[j];
+
+  std::vector<at::Tensor> values(last + 1);
+  namespace F = torch::nn::functional;
+  for (int i = 0; i <= last; ++i) {
+    if (!needed[i]) continue;
+    const Node& n = m_nodes[i];
+    const OpAttrs& a = n.attrs;
+    auto in = [&](std::size_t k) -> const at::Tensor& {
+      int j = n.inputs[k];
+      return j < 0 ? input : values[j];
+    };
+    auto param = [&](std::size_t k) -> const at::Tensor& { return m_params[n.params[k]].tensor; };
+    at::Tensor x = in(0);
+    at::Tensor y;
+    switch (n.kind) {
+      case OpKind::conv2d: {
+        at::Tensor bias = a.use_bias ? param(1) : at::Tensor();
+        std::int64_t ph = 0, pw = 0;
+        if (a.padding == "same") {
+          auto [t, b] = same_pads(x.size(2), a.kernel_h, a.stride_h);
+          auto [l, r] = same_pads(x.size(3), a.kernel_w, a.stride_w);
+          if (t == b && l == r) {
+            ph = t;
+            pw = l;
+          } else {
+            x = torch::constant_pad_nd(x, {l, r, t, b}, 0.0);
+          }
+        }
+        y = torch::conv2d(x, param(0), bias, {a.stride_h, a.stride_w}, {ph, pw});
+        y = apply_activation(y, a.activation);
+        break;
+      }
+      case OpKind::dense: {
+        at::Tensor bias = a.use_bias ? param(1) : at::Tensor();
+        y = apply_activation(torch::linear(x, param(0), bias), a.activation);
+        break;
+      }
+      case OpKind::max_pool:
+      case OpKind::avg_pool: {
+        bool is_max = n.kind == OpKind::max_pool;
+        if (a.padding == "same") {
+          auto [t, b] = same_pads(x.size(2), a.kernel_h, a.stride_h);
+          auto [l, r] = same_pads(x.size(3), a.kernel_w, a.stride_w);
+          if (is_max) {
+            if (t || b || l || r)
+              x = torch::constant_pad_nd(x, {l, r, t, b}, -std::numeric_limits<double>::infinity());
+            y = torch::max_pool2d(x, {a.kernel_h, a.kernel_w}, {a.stride_h, a.stride_w});
+          } else {
+            // TensorFlow averages over the valid pixels only.
+            at::Tensor padded = torch::constant_pad_nd(x, {l, r, t, b}, 0.0);
+            at::Tensor ones = torch::constant_pad_nd(torch::ones({1, 1, x.size(2), x.size(3)}, x.options()),
+                                                     {l, r, t, b}, 0.0);
+            y = torch::avg_pool2d(padded, {a.kernel_h, a.kernel_w}, {a.stride_h, a.stride_w}) /
+                torch::avg_pool2d(ones, {a.kernel_h, a.kernel_w}, {a.stride_h, a.stride_w});
+          }
+        } else if (is_max) {
+          y = torch::max_pool2d(x, {a.kernel_h, a.kernel_w}, {a.stride_h, a.stride_w});
+        } else {
+          y = torch::avg_pool2d(x, {a.kernel_h, a.kernel_w}, {a.stride_h, a.stride_w});
+        }
+        break;
+      }
+      case OpKind::zero_pad:
+        y = torch::constant_pad_nd(x, {a.pad_left, a.pad_right, a.pad_top, a.pad_bottom}, 0.0);
+        break;
+      case OpKind::batch_norm:
+        y = torch::batch_norm(x, param(0), param(1), param(2), param(3), /*training=*/false, 0.0, a.epsilon,
+                              /*cudnn_enabled=*/true);
+        break;
+      case OpKind::activation:
+        y = apply_activation(x, a.activation);
+        break;
+      case OpKind::dropout:
+        y = x;
+        break;
+      case OpKind::flatten:
+        y = x.flatten(1);
+        break;
+      case OpKind::global_avg_pool:
+        y = x.mean({2, 3});
+        break;
+      case OpKind::global_max_pool:
+        y = std::get<0>(x.flatten(2).max(2));
+        break;
+      case OpKind::add: {
+        y = in(0);
+        for (std::size_t k = 1; k < n.inputs.size(); ++k) y = y + in(k);
+        break;
+      }
+    }
+    values[i] = std::move(y);
+    for (int j : n.inputs)
+      if (j >= 0 && --uses[j] == 0 && !tapped[j]) values[j] = at::Tensor();
+  }
+  for (std::size_t k = 0; k < taps.size(); ++k) result[taps[k]] = values[tap_index[k]];
+  return result;
+}
+
+}  // namespace vizrun::models
