@@ -1,0 +1,237 @@
+// Architecture facts of the three backends: parameter totals, layer names and
+// shapes, input rules, taps, truncation and gradients.
+
+#include "catch_torch.h"
+
+#include <algorithm>
+#include <set>
+
+#include "model_test_util.h"
+#include "vizrun/error.h"
+
+using namespace vizrun;
+using namespace vizrun::models::testing;
+
+namespace {
+
+std::vector<std::string> names(const std::vector<LayerInfo>& layers) {
+  std::vector<std::string> out;
+  for (const auto& l : layers) out.push_back(l.name);
+  return out;
+}
+
+const LayerInfo& layer(const std::vector<LayerInfo>& layers, const std::string& name) {
+  for (const auto& l : layers)
+    if (l.name == name) return l;
+  throw Error("no layer " + name);
+}
+
+Value opts(std::initializer_list<std::pair<const std::string, Value>> items) { return Value(Dict(items)); }
+
+}  // namespace
+
+TEST_CASE("vgg16 matches Keras' parameter totals and layer table", "[models][vgg16]") {
+  auto top = create_model("vgg16", opts({}), "random");
+  CHECK(top->parameter_count() == 138357544);
+  auto layers = top->layers();
+  REQUIRE(layers.size() == 22);
+  CHECK(layers.front().name == "block1_conv1");
+  CHECK(layers[2].name == "block1_pool");
+  CHECK(layers.back().name == "predictions");
+  CHECK((layer(layers, "block1_conv1").shape == std::vector<std::int64_t>{64, 224, 224}));
+  CHECK((layer(layers, "block3_conv3").shape == std::vector<std::int64_t>{256, 56, 56}));
+  CHECK((layer(layers, "block5_pool").shape == std::vector<std::int64_t>{512, 7, 7}));
+  CHECK(layer(layers, "flatten").shape == std::vector<std::int64_t>{25088});
+  CHECK(layer(layers, "fc1").shape == std::vector<std::int64_t>{4096});
+  CHECK(layer(layers, "predictions").shape == std::vector<std::int64_t>{1000});
+  CHECK(top->output_activation() == "softmax");
+  CHECK(top->logits_layer() == "predictions");
+  CHECK(top->last_conv_layer() == "block5_conv3");
+  REQUIRE(top->class_names().size() == 1000);
+  CHECK(top->class_names()[386] == "African_elephant");
+  CHECK(top->input_spec().fixed_size);
+
+  auto notop = create_model("vgg16", opts({{"include_top", false}}), "random");
+  CHECK(notop->parameter_count() == 14714688);
+  CHECK(notop->layers().size() == 18);
+  CHECK(notop->layers().back().name == "block5_pool");
+  CHECK(notop->output_activation() == "none");
+  CHECK(notop->logits_layer().empty());
+  CHECK(notop->class_names().empty());
+  CHECK_FALSE(notop->input_spec().fixed_size);
+  auto sizes = notop->layers_for(180, 180);
+  CHECK((layer(sizes, "block1_pool").shape == std::vector<std::int64_t>{64, 90, 90}));
+  CHECK((layer(sizes, "block5_pool").shape == std::vector<std::int64_t>{512, 5, 5}));
+
+  auto avg = create_model("vgg16", opts({{"include_top", false}, {"pooling", "avg"}}), "random");
+  CHECK(avg->layers().back().name == "global_average_pooling2d");
+  CHECK(avg->layers().back().shape == std::vector<std::int64_t>{512});
+  auto max = create_model("vgg16", opts({{"include_top", false}, {"pooling", "max"}}), "random");
+  CHECK(max->layers().back().name == "global_max_pooling2d");
+}
+
+TEST_CASE("vgg16 enforces Keras' input size rules", "[models][vgg16]") {
+  CHECK_THROWS_WITH(create_model("vgg16", opts({{"input_height", 180}}), "random"),
+                    Catch::Contains("exactly 224x224") && Catch::Contains("include_top: false"));
+  CHECK_THROWS_WITH(create_model("vgg16", opts({{"include_top", false}, {"input_height", 31}}), "random"),
+                    Catch::Contains("at least 32"));
+  CHECK_THROWS_WITH(create_model("vgg16", opts({{"pooling", "avg"}}), "random"), Catch::Contains("include_top: false"));
+  auto top = create_model("vgg16", opts({}), "random");
+  CHECK_THROWS_WITH(top->forward(torch::zeros({1, 3, 200, 200}), {"block1_conv1"}), Catch::Contains("224x224"));
+  CHECK_THROWS_WITH(top->forward(torch::zeros({1, 1, 224, 224}), {"block1_conv1"}), Catch::Contains("N x 3 x H x W"));
+  auto notop = create_model("vgg16", opts({{"include_top", false}}), "random");
+  auto out = notop->forward(torch::zeros({1, 3, 64, 48}), {"block5_pool"});
+  CHECK(out.at("block5_pool").sizes() == torch::IntArrayRef({1, 512, 2, 1}));
+}
+
+TEST_CASE("resnet50v2 matches Keras' parameter totals and layer list", "[models][resnet50v2]") {
+  auto top = create_model("resnet50v2", opts({}), "random");
+  CHECK(top->parameter_count() == 25613800);
+  auto layers = top->layers();
+  CHECK(layers.size() == 191);  // Keras' 192 layers minus the input layer
+  auto n = names(layers);
+  CHECK(n[0] == "conv1_pad");
+  CHECK(n[1] == "conv1_conv");
+  CHECK(n[4] == "conv2_block1_preact_bn");
+  // Inside a block the shortcut comes after _2_relu and before _3_conv.
+  auto pos = [&](const std::string& s) { return std::find(n.begin(), n.end(), s) - n.begin(); };
+  CHECK(pos("conv2_block1_0_conv") == pos("conv2_block1_2_relu") + 1);
+  CHECK(pos("max_pooling2d") == pos("conv2_block3_2_relu") + 1);
+  CHECK(pos("max_pooling2d_1") == pos("conv3_block4_2_relu") + 1);
+  CHECK(pos("max_pooling2d_2") == pos("conv4_block6_2_relu") + 1);
+  CHECK(n[84] == "conv3_block4_out");  // row 86 of Keras' table, whose row 1 is the input
+  CHECK(n[n.size() - 4] == "post_bn");
+  CHECK(n.back() == "predictions");
+  std::set<std::string> set(n.begin(), n.end());
+  CHECK(set.size() == n.size());
+  CHECK_FALSE(set.count("conv1_bn"));
+  CHECK_FALSE(set.count("conv2_block1_add"));
+  CHECK((layer(layers, "conv1_conv").shape == std::vector<std::int64_t>{64, 112, 112}));
+  CHECK((layer(layers, "pool1_pool").shape == std::vector<std::int64_t>{64, 56, 56}));
+  CHECK((layer(layers, "conv2_block3_out").shape == std::vector<std::int64_t>{256, 28, 28}));
+  CHECK((layer(layers, "conv3_block4_out").shape == std::vector<std::int64_t>{512, 14, 14}));
+  CHECK((layer(layers, "conv4_block6_out").shape == std::vector<std::int64_t>{1024, 7, 7}));
+  CHECK((layer(layers, "conv5_block3_out").shape == std::vector<std::int64_t>{2048, 7, 7}));
+  CHECK(layer(layers, "avg_pool").shape == std::vector<std::int64_t>{2048});
+  CHECK(top->last_conv_layer() == "post_relu");
+  CHECK(top->output_activation() == "softmax");
+
+  auto notop = create_model("resnet50v2", opts({{"include_top", false}, {"input_height", 180}, {"input_width", 180}}),
+                            "random");
+  CHECK(notop->parameter_count() == 23564800);
+  CHECK(notop->layers().back().name == "post_relu");
+  CHECK((layer(notop->layers(), "conv3_block4_out").shape == std::vector<std::int64_t>{512, 12, 12}));
+  CHECK((layer(notop->layers(), "post_relu").shape == std::vector<std::int64_t>{2048, 6, 6}));
+  CHECK(notop->preprocess(torch::full({1, 3, 2, 2}, 255.0)).max().item<double>() == Approx(1.0));
+  auto avg = create_model("resnet50v2", opts({{"include_top", false}, {"pooling", "avg"}}), "random");
+  CHECK(avg->layers().back().name == "avg_pool");
+  auto max = create_model("resnet50v2", opts({{"include_top", false}, {"pooling", "max"}}), "random");
+  CHECK(max->layers().back().name == "max_pool");
+}
+
+TEST_CASE("taps come from one pass and nothing past the last tap is computed", "[models][forward]") {
+  auto model = create_model("resnet50v2", opts({{"include_top", false}, {"input_height", 64}, {"input_width", 64}}),
+                            "random", nullptr, 3);
+  torch::manual_seed(0);
+  at::Tensor x = torch::randn({2, 3, 64, 64});
+  auto both = model->forward(x, {"conv2_block1_out", "conv3_block4_out", "pool1_pool"});
+  REQUIRE(both.size() == 3);
+  auto alone = model->forward(x, {"conv3_block4_out"});
+  CHECK(torch::equal(both.at("conv3_block4_out"), alone.at("conv3_block4_out")));
+  CHECK(both.at("conv3_block4_out").sizes() == torch::IntArrayRef({2, 512, 4, 4}));
+  // conv3_block4_out = every other pixel of conv3_block3_out + conv3_block4_3_conv.
+  auto parts = model->forward(x, {"conv3_block3_out", "conv3_block4_3_conv", "conv3_block4_out"});
+  auto sub = parts.at("conv3_block3_out").slice(2, 0, 8, 2).slice(3, 0, 8, 2);
+  CHECK(torch::allclose(parts.at("conv3_block4_out"), sub + parts.at("conv3_block4_3_conv"), 1e-5, 1e-5));
+
+  // Truncation: the autograd graph of an early tap reaches back to the input only
+  // through early layers, and a truncated pass is much faster than a full one.
+  at::Tensor xi = x.clone().requires_grad_(true);
+  auto early = model->forward(xi, {"conv1_conv"});
+  CHECK(early.size() == 1);
+  auto g = torch::autograd::grad({early.at("conv1_conv").sum()}, {xi});
+  CHECK(g[0].abs().sum().item<double>() > 0);
+
+  CHECK_THROWS_WITH(model->forward(x, {"conv3_block4_outt"}),
+                    Catch::Contains("unknown layer 'conv3_block4_outt'") && Catch::Contains("conv3_block4_out"));
+  CHECK_THROWS_WITH(model->forward(x, {"block1_conv1"}), Catch::Contains("unknown layer"));
+  CHECK(model->forward(x, {}).empty());
+}
+
+TEST_CASE("truncated forward does not run later layers", "[models][forward]") {
+  // A NaN planted in the input of later layers cannot leak into an earlier tap, and
+  // timing shows the truncated pass skips the heavy tail.
+  auto model = create_model("vgg16", opts({{"include_top", false}, {"input_height", 96}, {"input_width", 96}}),
+                            "random", nullptr, 1);
+  at::Tensor x = torch::rand({1, 3, 96, 96}) * 255;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3; ++i) model->forward(x, {"block1_conv1"});
+  auto t1 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3; ++i) model->forward(x, {"block5_pool"});
+  auto t2 = std::chrono::steady_clock::now();
+  CHECK((t1 - t0) * 2 < (t2 - t1));
+}
+
+TEST_CASE("gradients flow to the input and to a tapped layer, parameters need none", "[models][forward]") {
+  auto model = create_model("vgg16", opts({{"include_top", false}, {"input_height", 64}, {"input_width", 64}}),
+                            "random", nullptr, 5);
+  at::Tensor x = (torch::rand({1, 3, 64, 64}) * 255).requires_grad_(true);
+  auto acts = model->forward(model->preprocess(x), {"block3_conv1", "block4_conv2"});
+  at::Tensor loss = acts.at("block4_conv2").select(1, 7).mean();
+  auto grads = torch::autograd::grad({loss}, {x, acts.at("block3_conv1")});
+  CHECK(grads[0].sizes() == x.sizes());
+  CHECK(grads[0].abs().sum().item<double>() > 0);
+  CHECK(grads[1].sizes() == acts.at("block3_conv1").sizes());
+  CHECK(grads[1].abs().sum().item<double>() > 0);
+  // Without requires_grad on the input nothing is tracked: parameters are frozen.
+  auto plain = model->forward(torch::rand({1, 3, 64, 64}), {"block1_conv1"});
+  CHECK_FALSE(plain.at("block1_conv1").requires_grad());
+}
+
+TEST_CASE("random weights are deterministic per seed", "[models][weights]") {
+  auto a = create_model("vgg16", opts({{"include_top", false}, {"input_height", 32}, {"input_width", 32}}), "random",
+                        nullptr, 42);
+  auto b = create_model("vgg16", opts({{"include_top", false}, {"input_height", 32}, {"input_width", 32}}), "random",
+                        nullptr, 42);
+  auto c = create_model("vgg16", opts({{"include_top", false}, {"input_height", 32}, {"input_width", 32}}), "random",
+                        nullptr, 43);
+  at::Tensor x = torch::rand({1, 3, 32, 32});
+  auto ya = a->forward(x, {"block2_conv1"}).at("block2_conv1");
+  CHECK(torch::equal(ya, b->forward(x, {"block2_conv1"}).at("block2_conv1")));
+  CHECK_FALSE(torch::equal(ya, c->forward(x, {"block2_conv1"}).at("block2_conv1")));
+  CHECK(a->weights_info().source == "random");
+  CHECK(a->weights_info().file.empty());
+}
+
+TEST_CASE("preprocessing modes and their inverses", "[models][preprocess]") {
+  auto vgg = create_model("vgg16", opts({{"include_top", false}, {"input_height", 32}, {"input_width", 32}}), "random");
+  at::Tensor rgb = torch::zeros({1, 3, 1, 1});
+  rgb[0][0][0][0] = 200;  // R
+  rgb[0][1][0][0] = 100;  // G
+  rgb[0][2][0][0] = 50;   // B
+  at::Tensor caffe = vgg->preprocess(rgb);
+  CHECK(caffe[0][0][0][0].item<double>() == Approx(50 - 103.939));   // B first
+  CHECK(caffe[0][1][0][0].item<double>() == Approx(100 - 116.779));
+  CHECK(caffe[0][2][0][0].item<double>() == Approx(200 - 123.68));
+  CHECK(torch::allclose(vgg->deprocess(caffe), rgb, 1e-4, 1e-3));
+  auto res = create_model("resnet50v2", opts({{"include_top", false}, {"input_height", 32}, {"input_width", 32}}),
+                          "random");
+  at::Tensor tf = res->preprocess(rgb);
+  CHECK(tf[0][0][0][0].item<double>() == Approx(200 / 127.5 - 1));
+  CHECK(torch::allclose(res->deprocess(tf), rgb, 1e-4, 1e-3));
+}
+
+TEST_CASE("each plugin declares a complete draft-07 options schema", "[models][schema]") {
+  for (const char* plugin : {"vgg16", "resnet50v2", "small_convnet"}) {
+    INFO(plugin);
+    auto schema = plugin_schema(plugin);
+    CHECK(schema["$schema"] == "http://json-schema.org/draft-07/schema#");
+    CHECK(schema["additionalProperties"] == false);
+    for (auto it = schema["properties"].begin(); it != schema["properties"].end(); ++it) {
+      INFO(it.key());
+      CHECK(it.value().contains("type"));
+      CHECK(it.value().contains("default"));
+      CHECK(it.value().contains("description"));
+    }
+  }
+}
