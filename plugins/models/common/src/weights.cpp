@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 #include "vizrun/error.h"
 #include "vizrun_models/download.h"
@@ -301,13 +302,15 @@ WeightsInfo load_weights(Graph& graph, const std::string& source, const Host* ho
     throw Error(plan.model + ": weights file '" + src + "'" + (path != src ? " (resolved to '" + path + "')" : "") +
                 " does not exist; model.weights takes 'random', 'imagenet' or the path of a Keras .h5 or a .safetensors file");
   std::string format = sniff_weights_format(path);
-  if (format == "hdf5") info = load_keras_h5(graph, path, plan, host);
-  else if (format == "safetensors") info = load_safetensors(graph, path, plan, host);
-  else
+  if (format != "hdf5" && format != "safetensors")
     throw Error(plan.model + ": '" + path + "' is neither an HDF5 (Keras .h5) nor a safetensors file");
+  // The manifest's SHA-256 is computed on another core while the file loads.
+  auto sha256 = std::async(std::launch::async, [path] { return sha256_file(path); });
+  if (format == "hdf5") info = load_keras_h5(graph, path, plan, host);
+  else info = load_safetensors(graph, path, plan, host);
   info.source = src;
   info.file = path;
-  info.sha256 = sha256_file(path);
+  info.sha256 = sha256.get();
   return info;
 }
 
