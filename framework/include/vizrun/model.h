@@ -73,6 +73,14 @@ class VIZRUN_SDK_API ModelBackend {
   /// unknown layer name, listing close matches.
   virtual Activations forward(const at::Tensor& input, const std::vector<std::string>& taps) = 0;
 
+  /// One channel of `layer` per batch item: item b of the result ({N, 1, H, W}) is
+  /// channel `channels[b]` of `layer`'s output for input item b (`channels`: N
+  /// int64 indices). Differentiable with respect to `input`, like `forward`.
+  /// The default runs `forward` and gathers; a backend may compute only the
+  /// selected channels of the last layer (a convolution needs only those filters),
+  /// which makes filter visualisation cheaper. (SDK 1.1)
+  virtual at::Tensor forward_channels(const at::Tensor& input, const std::string& layer, const at::Tensor& channels);
+
   /// Class names of the classifier output, index = class id (empty without a classifier).
   virtual std::vector<std::string> class_names() const = 0;
   /// "softmax", "sigmoid" or "none": what the original model applies to its logits.

@@ -10,12 +10,13 @@
  *
  * SDK version history
  *   1.0  first release: ModelBackend, Technique, Host, Output, image helpers.
+ *   1.1  ModelBackend::forward_channels (one channel of a layer per batch item).
  */
 #include <stddef.h>
 #include <stdint.h>
 
 #define VIZRUN_SDK_VERSION_MAJOR 1
-#define VIZRUN_SDK_VERSION_MINOR 0
+#define VIZRUN_SDK_VERSION_MINOR 1
 #define VIZRUN_PLUGIN_ENTRY_SYMBOL "vizrun_plugin_info"
 /* File names the host looks for in its plugin folders. */
 #define VIZRUN_PLUGIN_SUFFIX ".vizplugin.so"

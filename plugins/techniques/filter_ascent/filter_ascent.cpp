@@ -58,13 +58,19 @@ AscentResult gradient_ascent(ModelBackend& model, const std::string& layer, cons
     at::Tensor grad;
     {
       torch::autograd::AutoGradMode grad_on(true);
-      const Activations acts = model.forward(x, taps);
-      const at::Tensor& act = acts.at(layer);
-      if (act.dim() != 4)
-        throw Error("filter_ascent: layer " + layer + " has no spatial output (shape rank " + std::to_string(act.dim()) +
-                    "); choose a convolutional layer");
-      // act[b, filters[b]] -> {B, H, W}: each image watches its own filter.
-      at::Tensor maps = act.index({rows, index});
+      at::Tensor maps;
+      if (recipe.target_filters_only) {
+        // {B, 1, H, W}: the backend computes only filter filters[b] for image b.
+        maps = model.forward_channels(x, layer, index).select(1, 0);
+      } else {
+        const Activations acts = model.forward(x, taps);
+        const at::Tensor& act = acts.at(layer);
+        if (act.dim() != 4)
+          throw Error("filter_ascent: layer " + layer + " has no spatial output (shape rank " +
+                      std::to_string(act.dim()) + "); choose a convolutional layer");
+        // act[b, filters[b]] -> {B, H, W}: each image watches its own filter.
+        maps = act.index({rows, index});
+      }
       const std::int64_t border = recipe.loss_border;
       if (border > 0) {
         if (2 * border >= maps.size(1) || 2 * border >= maps.size(2))
@@ -105,6 +111,7 @@ FilterAscent::FilterAscent(const CreateArgs& args)
   m_recipe.normalization = kit::opt_string(m_options, "gradient_normalization", "rms");
   m_recipe.loss_border = kit::opt_int(m_options, "loss_border", 0);
   m_recipe.channels_last = kit::opt_bool(m_options, "channels_last", true);
+  m_recipe.target_filters_only = kit::opt_bool(m_options, "target_filters_only", true);
   if (m_recipe.steps < 1) throw Error("filter_ascent: steps must be >= 1");
   if (m_recipe.loss_border < 0) throw Error("filter_ascent: loss_border must be >= 0");
   if (m_recipe.normalization != "rms" && m_recipe.normalization != "l2" && m_recipe.normalization != "none")
@@ -169,6 +176,8 @@ at::Tensor FilterAscent::start_images(ModelBackend& model, const std::string& la
   pictures = pictures.to(m_device);
   if (space == "pixel") {
     torch::autograd::AutoGradMode grad_off(false);
+    // preprocess takes RGB pixels; a grey model's noise is a grey RGB picture.
+    if (pictures.size(1) == 1) pictures = pictures.expand({-1, 3, -1, -1}).contiguous();
     return model.preprocess(pictures).to(at::kFloat);
   }
   return pictures;

@@ -90,7 +90,8 @@ const char* const kFilterAscentSchema = R"json({
     "memory_budget_mb": {"type": "number", "exclusiveMinimum": 0, "default": 2048, "description": "Memory a batch may use (activations kept for the backward pass), for choosing the batch size."},
     "max_batch": {"type": "integer", "minimum": 1, "default": 8, "description": "Upper bound of the automatic batch size (small batches keep oneDNN convolutions cache-friendly: 2-8 measured fastest on VGG16 at 128 px)."},
     "reuse_memory": {"type": "boolean", "default": true, "description": "Keep freed CPU tensor memory for the next step instead of returning it to the system (avoids page faults on every step)."},
-    "channels_last": {"type": "boolean", "default": true, "description": "Run the pictures in channels-last memory format (faster oneDNN convolutions on CPU)."}
+    "channels_last": {"type": "boolean", "default": true, "description": "Run the pictures in channels-last memory format (faster oneDNN convolutions on CPU)."},
+    "target_filters_only": {"type": "boolean", "default": true, "description": "Ask the backend for only the watched filter of the target layer (ModelBackend::forward_channels: a convolution then runs only those filters, forward and backward); false computes the whole layer and picks the filter from it."}
   }
 })json";
 

@@ -374,7 +374,8 @@ void Graph::finalize(const c10::Device& device) {
   for (auto& p : m_params) p.tensor = p.tensor.to(device).detach().set_requires_grad(false);
 }
 
-Activations Graph::forward(const at::Tensor& input, const std::vector<std::string>& taps) const {
+Activations Graph::forward(const at::Tensor& input, const std::vector<std::string>& taps,
+                           bool /*standard_layout_taps*/) const {
   if (input.dim() != 4 || input.size(1) != m_input_shape[0])
     throw Error("model input must be N x " + std::to_string(m_input_shape[0]) +
                 " x H x W (NCHW float), got " + shape_string(input.sizes().vec()));

@@ -40,6 +40,8 @@ class GraphBackend : public ModelBackend {
   at::Tensor preprocess(const at::Tensor& rgb255) const override;
   at::Tensor deprocess(const at::Tensor& model_input) const override;
   Activations forward(const at::Tensor& input, const std::vector<std::string>& taps) override;
+  /// Conv2d layers with element-wise activations: only the selected filters run (src/forward_channels.cpp).
+  at::Tensor forward_channels(const at::Tensor& input, const std::string& layer, const at::Tensor& channels) override;
   std::vector<std::string> class_names() const override { return m_desc.class_names; }
   std::string output_activation() const override { return m_desc.output_activation; }
   std::string logits_layer() const override { return m_desc.logits_layer; }

@@ -124,7 +124,10 @@ class Graph {
   /// Runs the graph on `input` (N, C, H, W, already preprocessed) and returns the
   /// outputs of `taps`. Nodes past the last tap, and nodes no tap depends on, are
   /// never computed; intermediate tensors are released as soon as possible.
-  Activations forward(const at::Tensor& input, const std::vector<std::string>& taps) const;
+  /// `standard_layout_taps` false leaves taps in the layout they were computed in
+  /// (channels-last on CPU), for a caller that feeds them to a convolution itself.
+  Activations forward(const at::Tensor& input, const std::vector<std::string>& taps,
+                      bool standard_layout_taps = true) const;
 
   /// Moves every parameter to `device`, disables gradients (all tensors become leaves).
   void finalize(const c10::Device& device);
