@@ -4,10 +4,12 @@
 //
 //   vizrun_models_bench write /tmp/vgg16_top.h5
 //   vizrun_models_bench load  /tmp/vgg16_top.h5
+//   vizrun_models_bench speed vgg16|resnet50v2   (VIZRUN_CHANNELS_LAST=0 for the NCHW layout)
 #include <sys/resource.h>
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -47,6 +49,31 @@ int main(int argc, char** argv) {
       return 0;
     }
     torch::set_num_threads(2);
+    if (mode == "speed") {
+      // Filter-ascent-like step: forward to a tap, gradient of one channel's mean w.r.t. the input.
+      const char* layout = std::getenv("VIZRUN_CHANNELS_LAST");
+      Value options(Dict{{"include_top", false}, {"input_height", 224}, {"input_width", 224},
+                         {"channels_last", !(layout && std::string(layout) == "0")}});
+      for (const char* tap : {"block3_conv3", "block5_conv3"}) {
+        auto model = path == "resnet50v2" ? create_model("resnet50v2", options, "random")
+                                           : create_model("vgg16", options, "random");
+        std::string layer = path == "resnet50v2" ? (tap[5] == '3' ? "conv3_block4_out" : "conv5_block3_out") : tap;
+        at::Tensor x = torch::rand({1, 3, 224, 224}).requires_grad_(true);
+        auto step = [&] {
+          auto a = model->forward(x, {layer}).at(layer);
+          auto g = torch::autograd::grad({a.select(1, 3).mean()}, {x});
+          return g[0];
+        };
+        step();
+        auto t0 = std::chrono::steady_clock::now();
+        const int n = 5;
+        for (int i = 0; i < n; ++i) step();
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / n;
+        std::printf("%s %s: %.1f ms per forward+input-gradient step (224x224, batch 1)\n", path.c_str(),
+                    layer.c_str(), ms);
+      }
+      return 0;
+    }
     long base = rss_kb("VmRSS:");
     auto t0 = std::chrono::steady_clock::now();
     auto model = create_model("vgg16", Value(Dict{}), path);

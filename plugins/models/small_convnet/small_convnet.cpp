@@ -2,15 +2,9 @@
 // a JSON file it references), e.g. the cats-vs-dogs model of "Deep Learning with
 // Python". Layer names default to Keras auto names (conv2d_1, max_pooling2d_1, ...).
 
-#include <algorithm>
-#include <map>
-#include <memory>
-#include <set>
-
 #include "vizrun/error.h"
 #include "vizrun/plugin.h"
-#include "vizrun_models/backend.h"
-#include "vizrun_models/json_value.h"
+#include "vizrun_models/small_convnet.h"
 
 namespace {
 
@@ -61,222 +55,23 @@ const char* const kSchema = R"json({
       }
     },
     "preprocessing": {"type": "string", "enum": ["caffe", "tf", "torch", "divide_255", "none"], "default": "divide_255", "description": "How RGB pixels in [0, 255] become network input; the book divides by 255."},
-    "class_names": {"type": "array", "items": {"type": "string"}, "default": [], "description": "Names of the classifier outputs (for one sigmoid unit: the positive class)."}
+    "class_names": {"type": "array", "items": {"type": "string"}, "default": [], "description": "Names of the classifier outputs (for one sigmoid unit: the positive class)."},
+    "channels_last": {"type": "boolean", "default": true, "description": "Keep convolution tensors in the NHWC memory layout on CPU (faster with oneDNN; results equal up to float rounding). Layer outputs handed to techniques are always standard NCHW tensors."}
   }
 })json";
 
-const std::map<std::string, std::pair<std::string, std::string>>& kinds() {
-  // type -> (canonical type, Keras auto-name prefix); Keras class names are accepted too.
-  static const std::map<std::string, std::pair<std::string, std::string>> k{
-      {"conv2d", {"conv2d", "conv2d"}},
-      {"max_pool", {"max_pool", "max_pooling2d"}},
-      {"max_pooling2d", {"max_pool", "max_pooling2d"}},
-      {"avg_pool", {"avg_pool", "average_pooling2d"}},
-      {"average_pooling2d", {"avg_pool", "average_pooling2d"}},
-      {"batch_norm", {"batch_norm", "batch_normalization"}},
-      {"batch_normalization", {"batch_norm", "batch_normalization"}},
-      {"activation", {"activation", "activation"}},
-      {"dropout", {"dropout", "dropout"}},
-      {"flatten", {"flatten", "flatten"}},
-      {"global_avg_pool", {"global_avg_pool", "global_average_pooling2d"}},
-      {"global_average_pooling2d", {"global_avg_pool", "global_average_pooling2d"}},
-      {"global_max_pool", {"global_max_pool", "global_max_pooling2d"}},
-      {"global_max_pooling2d", {"global_max_pool", "global_max_pooling2d"}},
-      {"dense", {"dense", "dense"}},
-  };
-  return k;
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-struct Spec {
-  Value input;
-  List layers;
-  std::string preprocessing;
-  std::vector<std::string> class_names;
-};
-
-Spec read_spec(const CreateArgs& args) {
-  const Value& o = args.options;
-  Spec s;
-  Value file;
-  std::string arch = o.get("architecture", "").as_string();
-  if (!arch.empty()) {
-    if (args.host) {
-      file = args.host->read_config(arch);  // YAML or JSON, relative to the experiment file
-    } else {
-      std::string ext = lower(arch.substr(std::min(arch.size(), arch.find_last_of('.'))));
-      if (ext == ".yaml" || ext == ".yml")
-        throw Error("small_convnet: architecture '" + arch + "' is YAML, which needs the host to read it");
-      file = value_from_json_file(arch);
-    }
-    if (!file.is_dict())
-      throw Error("small_convnet: architecture '" + arch + "' must hold a mapping with input and layers");
-  }
-  auto pick = [&](const std::string& key, const Value& fallback) -> Value {
-    Value mine = o.get(key, Value());
-    bool mine_is_default = mine.is_null() || mine == fallback;
-    if (mine_is_default && file.is_dict() && file.contains(key)) return file.at(key);
-    return mine.is_null() ? fallback : mine;
-  };
-  s.input = pick("input", Dict{{"height", 150}, {"width", 150}, {"channels", 3}});
-  s.layers = pick("layers", List{}).as_list();
-  s.preprocessing = pick("preprocessing", "divide_255").as_string();
-  const Value class_names = pick("class_names", List{});
-  for (const auto& n : class_names.as_list()) s.class_names.push_back(n.as_string());
-  if (s.layers.empty())
-    throw Error("small_convnet: no layers declared; give options.layers (a list of {type: conv2d, filters: 32, ...}) "
-                "or options.architecture (a JSON file)");
-  return s;
-}
-
-struct Built {
-  std::unique_ptr<Graph> graph;
-  BackendDescription desc;
-};
-
-Built build(const Spec& s) {
-  std::int64_t height = s.input.get("height", 150).as_int();
-  std::int64_t width = s.input.get("width", 150).as_int();
-  std::int64_t channels = s.input.get("channels", 3).as_int();
-  if (channels != 1 && channels != 3) throw Error("small_convnet: input.channels must be 1 or 3");
-  Built b;
-  b.graph = std::make_unique<Graph>(Shape{channels, height, width});
-  Graph& g = *b.graph;
-
-  std::set<std::string> given;
-  for (const auto& l : s.layers)
-    if (l.is_dict() && !l.get("name", "").as_string().empty()) given.insert(l.at("name").as_string());
-  std::map<std::string, int> counters;
-  auto auto_name = [&](const std::string& prefix) {
-    std::string name;
-    do name = prefix + "_" + std::to_string(++counters[prefix]);
-    while (given.count(name));
-    return name;
-  };
-
-  int x = -1;
-  for (std::size_t i = 0; i < s.layers.size(); ++i) {
-    const Value& l = s.layers[i];
-    std::string where = "small_convnet: layer " + std::to_string(i + 1);
-    if (!l.is_dict()) throw Error(where + " must be a mapping with a type");
-    std::string type = lower(l.get("type", "").as_string());
-    auto kind = kinds().find(type);
-    if (kind == kinds().end())
-      throw Error(where + " has unknown type '" + type +
-                  "'; expected conv2d, max_pool, avg_pool, batch_norm, activation, dropout, flatten, global_avg_pool, "
-                  "global_max_pool or dense");
-    const std::string& k = kind->second.first;
-    std::string name = l.get("name", "").as_string();
-    if (name.empty()) name = auto_name(kind->second.second);
-    where += " ('" + name + "')";
-    std::string padding = l.get("padding", "valid").as_string();
-    std::string act = l.get("activation", "linear").as_string();
-    try {
-      if (k == "conv2d") {
-        std::int64_t kh = 3, kw = 3;
-        Value kernel = l.get("kernel", 3);
-        if (kernel.is_list()) {
-          if (kernel.as_list().size() != 2) throw Error("kernel must be n or [height, width]");
-          kh = kernel.as_list()[0].as_int();
-          kw = kernel.as_list()[1].as_int();
-        } else {
-          kh = kw = kernel.as_int();
-        }
-        x = g.conv2d(name, x, l.get("filters", 32).as_int(), kh, kw, l.get("stride", 1).as_int(), padding,
-                     l.get("use_bias", true).as_bool(), act);
-      } else if (k == "max_pool" || k == "avg_pool") {
-        std::int64_t pool = l.get("pool", 2).as_int();
-        std::int64_t stride = l.get("stride", 0).as_int();
-        if (stride <= 0 || !l.contains("stride")) stride = pool;
-        x = k == "max_pool" ? g.max_pool(name, x, pool, stride, padding) : g.avg_pool(name, x, pool, stride, padding);
-      } else if (k == "batch_norm") {
-        x = g.batch_norm(name, x, l.get("epsilon", 1e-3).as_double());
-      } else if (k == "activation") {
-        x = g.activation(name, x, act);
-      } else if (k == "dropout") {
-        x = g.dropout(name, x, l.get("rate", 0.5).as_double());
-      } else if (k == "flatten") {
-        x = g.flatten(name, x);
-      } else if (k == "global_avg_pool") {
-        x = g.global_avg_pool(name, x);
-      } else if (k == "global_max_pool") {
-        x = g.global_max_pool(name, x);
-      } else if (k == "dense") {
-        bool last = i + 1 == s.layers.size();
-        // The classifier returns logits; its activation is reported by output_activation().
-        bool strip = last && (act == "softmax" || act == "sigmoid");
-        x = g.dense(name, x, l.get("units", 1).as_int(), l.get("use_bias", true).as_bool(), strip ? "linear" : act);
-        if (strip) {
-          b.desc.output_activation = act;
-          b.desc.logits_layer = name;
-        } else if (last) {
-          b.desc.logits_layer = name;
-        }
-      }
-    } catch (const Error& e) {
-      throw Error(where + ": " + e.what());
-    }
-  }
-  const auto& nodes = g.nodes();
-  // A final softmax/sigmoid Activation layer after a dense: the dense gives the logits.
-  if (nodes.size() >= 2 && nodes.back().kind == OpKind::activation &&
-      (nodes.back().attrs.activation == "softmax" || nodes.back().attrs.activation == "sigmoid") &&
-      nodes[nodes.size() - 2].kind == OpKind::dense) {
-    b.desc.output_activation = nodes.back().attrs.activation;
-    b.desc.logits_layer = nodes[nodes.size() - 2].name;
-  }
-  for (const auto& n : nodes)
-    if (n.kind == OpKind::conv2d) b.desc.last_conv_layer = n.name;
-  b.desc.input.channels = channels;
-  b.desc.input.height = height;
-  b.desc.input.width = width;
-  // A flatten feeding a dense fixes the size; a fully convolutional model takes any size
-  // large enough for its windows.
-  bool has_flatten_dense = false;
-  for (const auto& n : nodes)
-    if (n.kind == OpKind::flatten) has_flatten_dense = true;
-  b.desc.input.fixed_size = has_flatten_dense;
-  b.desc.input.min_size = has_flatten_dense ? std::min(height, width) : 1;
-  if (!has_flatten_dense) {
-    // Smallest size every window still fits: try sizes up to the build size.
-    for (std::int64_t m = 1; m <= std::min(height, width); ++m) {
-      try {
-        g.layers_for(m, m);
-        b.desc.input.min_size = m;
-        break;
-      } catch (const Error&) {
-      }
-    }
-  }
-  b.desc.class_names = s.class_names;
-  return b;
-}
-
-WeightsPlan plan() {
-  WeightsPlan p;
-  p.model = "small_convnet";
-  p.default_source = "random";
-  p.allow_topological = true;
-  return p;
-}
-
-Built build_from(const CreateArgs& args) {
-  Spec s = read_spec(args);
-  Built b = build(s);
-  b.desc.preprocessing = s.preprocessing;
-  return b;
-}
-
 class SmallConvnet : public GraphBackend {
  public:
-  explicit SmallConvnet(const CreateArgs& args) : SmallConvnet(args, build_from(args)) {}
+  explicit SmallConvnet(const CreateArgs& args) : SmallConvnet(args, build_small_convnet(args.options, args.host)) {}
 
  private:
-  SmallConvnet(const CreateArgs& args, Built b) : GraphBackend(std::move(b.graph), b.desc, args, plan()) {}
+  SmallConvnet(const CreateArgs& args, SmallConvnetModel m)
+      : GraphBackend(std::move(m.graph), with_layout(m.description, args.options), args, small_convnet_weights_plan()) {}
+
+  static BackendDescription with_layout(BackendDescription d, const Value& options) {
+    d.channels_last = options.get("channels_last", true).as_bool();
+    return d;
+  }
 };
 
 }  // namespace

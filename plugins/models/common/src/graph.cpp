@@ -370,12 +370,16 @@ std::int64_t Graph::parameter_count() const {
   return total;
 }
 
-void Graph::finalize(const c10::Device& device) {
-  for (auto& p : m_params) p.tensor = p.tensor.to(device).detach().set_requires_grad(false);
+void Graph::finalize(const c10::Device& device, bool channels_last) {
+  m_channels_last = channels_last;
+  for (auto& p : m_params) {
+    p.tensor = p.tensor.to(device).detach().set_requires_grad(false);
+    if (channels_last && p.tensor.dim() == 4) p.tensor = p.tensor.contiguous(at::MemoryFormat::ChannelsLast);
+  }
 }
 
 Activations Graph::forward(const at::Tensor& input, const std::vector<std::string>& taps,
-                           bool /*standard_layout_taps*/) const {
+                           bool standard_layout_taps) const {
   if (input.dim() != 4 || input.size(1) != m_input_shape[0])
     throw Error("model input must be N x " + std::to_string(m_input_shape[0]) +
                 " x H x W (NCHW float), got " + shape_string(input.sizes().vec()));
@@ -401,14 +405,14 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
         if (j >= 0) ++uses[j];
 
   std::vector<at::Tensor> values(last + 1);
-  namespace F = torch::nn::functional;
+  const at::Tensor x_in = m_channels_last ? input.contiguous(at::MemoryFormat::ChannelsLast) : input;
   for (int i = 0; i <= last; ++i) {
     if (!needed[i]) continue;
     const Node& n = m_nodes[i];
     const OpAttrs& a = n.attrs;
     auto in = [&](std::size_t k) -> const at::Tensor& {
       int j = n.inputs[k];
-      return j < 0 ? input : values[j];
+      return j < 0 ? x_in : values[j];
     };
     auto param = [&](std::size_t k) -> const at::Tensor& { return m_params[n.params[k]].tensor; };
     at::Tensor x = in(0);
@@ -489,6 +493,9 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
         break;
       }
     }
+    // Taps are handed out in the standard layout (safe for view()); later layers use
+    // the same tensor, so gradients with respect to a tap still reach it.
+    if (standard_layout_taps && m_channels_last && tapped[i] && y.dim() == 4) y = y.contiguous();
     values[i] = std::move(y);
     for (int j : n.inputs)
       if (j >= 0 && --uses[j] == 0 && !tapped[j]) values[j] = at::Tensor();

@@ -26,6 +26,7 @@ struct BackendDescription {
   std::string logits_layer;
   std::string last_conv_layer;
   std::vector<std::string> class_names;
+  bool channels_last = true;  ///< NHWC memory layout for convolutions on CPU
 };
 
 class GraphBackend : public ModelBackend {

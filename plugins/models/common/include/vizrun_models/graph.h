@@ -130,7 +130,10 @@ class Graph {
                       bool standard_layout_taps = true) const;
 
   /// Moves every parameter to `device`, disables gradients (all tensors become leaves).
-  void finalize(const c10::Device& device);
+  /// With `channels_last`, conv kernels and the input use the NHWC memory layout
+  /// (still NCHW-indexed tensors), which oneDNN convolutions prefer on CPU.
+  void finalize(const c10::Device& device, bool channels_last = false);
+  bool channels_last() const { return m_channels_last; }
 
  private:
   int push(Node node);
@@ -142,6 +145,7 @@ class Graph {
   std::vector<Node> m_nodes;
   std::vector<ParamSpec> m_params;
   std::map<std::string, int> m_index;
+  bool m_channels_last = false;
 };
 
 /// Names from `candidates` close to `name` (edit distance, common prefix), best first.
