@@ -8,6 +8,8 @@
 #include <mutex>
 
 #include "vizrun_host/config.h"
+#include "vizrun_host/experiment.h"
+#include "vizrun_host/schema.h"
 #include "vizrun_host/image_io.h"
 
 namespace fs = std::filesystem;
@@ -85,6 +87,16 @@ std::string source_test_dir() { return VIZRUN_TEST_SOURCE_DIR; }
 const host::PluginRegistry& registry() {
   static host::PluginRegistry r({build_plugin_dir()});
   return r;
+}
+
+Value with_defaults(const std::string& plugin, const Value& options) {
+  for (const auto& d : registry().plugins()) {
+    if (d.name != plugin) continue;
+    nlohmann::json json = host::to_json(options);
+    host::fill_defaults(json, host::parse_schema(d.options_schema, d.file));
+    return host::to_value(json);
+  }
+  throw Error("with_defaults: no plugin named " + plugin);
 }
 
 std::string temp_dir(const std::string& tag) {

@@ -57,6 +57,9 @@ std::string build_plugin_dir();
 std::string test_plugin_dir();
 /// A registry over the build tree's plugins (shared, loaded once per process).
 const host::PluginRegistry& registry();
+/// `options` completed with the defaults of the build-tree plugin `plugin`'s schema,
+/// as the host does before creating a plugin.
+Value with_defaults(const std::string& plugin, const Value& options);
 /// Folder of tests/ in the source tree (for fixtures).
 std::string source_test_dir();
 /// A fresh empty temporary folder, removed at process exit.
