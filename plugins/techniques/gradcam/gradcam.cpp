@@ -125,6 +125,7 @@ void GradCam::run(ModelBackend& model, Output& out) {
   const bool titles = kit::opt_bool(m_options, "titles", true);
   const bool arrays = kit::opt_bool(m_options, "save_arrays", true);
   const std::int64_t heat_side = kit::opt_int(m_options, "heatmap_size", 224);
+  const std::int64_t overlay_min = kit::opt_int(m_options, "overlay_min_size", 224);
   const ClassChoice choice = resolve_classes(model);
   const auto names = model.class_names();
   const std::string activation = model.output_activation();
@@ -171,7 +172,10 @@ void GradCam::run(ModelBackend& model, Output& out) {
       }
       predictions.push_back(Dict{{"image", path}, {"top", top_list}});
       // The photo at its own resolution, as the book overlays on cv2.imread's picture.
-      const at::Tensor photo = photos[i].permute({1, 2, 0}).round().clamp(0, 255).to(at::kByte).contiguous();
+      at::Tensor photo = photos[i].permute({1, 2, 0}).round().clamp(0, 255).to(at::kByte).contiguous();
+      // A small photo (Fashion-MNIST is 28 px) is enlarged by whole pixels so the overlay can be seen.
+      const std::int64_t short_side = std::min(photo.size(0), photo.size(1));
+      if (short_side < overlay_min) photo = image::upscale(photo, (overlay_min + short_side - 1) / short_side);
       for (std::int64_t j = 0; j < heat.size(1); ++j) {
         const std::int64_t id = classes[b][j].item<std::int64_t>();
         const at::Tensor map = heat[b][j].contiguous();

@@ -43,6 +43,7 @@ const char* const kGradCamSchema = R"json({
     "intensity": {"type": "number", "minimum": 0, "default": 0.4, "description": "Heatmap intensity of the overlay: clip(photo + intensity * colormap(heatmap)), 0.4 as the book."},
     "overlay_colormap": {"type": "string", "enum": ["jet", "viridis", "magma", "inferno", "gray"], "default": "jet", "description": "Colormap of the overlay (jet is OpenCV's COLORMAP_JET, as the book)."},
     "heatmap_colormap": {"type": "string", "enum": ["viridis", "jet", "magma", "inferno", "gray"], "default": "viridis", "description": "Colormap of the stand-alone heatmap image (viridis, as matplotlib's matshow)."},
+    "overlay_min_size": {"type": "integer", "minimum": 1, "default": 224, "description": "Photos whose shorter side is smaller are enlarged by whole pixels (nearest) before the overlay, so small pictures stay visible; larger photos keep their size."},
     "heatmap_size": {"type": "integer", "minimum": 1, "default": 224, "description": "Minimum side of the stand-alone heatmap image; cells are repeated (nearest) to reach it."},
     "report_top": {"type": "integer", "minimum": 1, "default": 3, "description": "Top predictions (class, name, probability) recorded per image in the manifest."},
     "batch_size": {"type": "integer", "minimum": 1, "default": 16, "description": "Images per forward/backward pass; memory stays bounded by one batch whatever the number of images."},
