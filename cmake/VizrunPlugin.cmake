@@ -23,8 +23,10 @@ function(vizrun_add_plugin name)
     set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${VIZRUN_PLUGIN_OUTPUT_DIR})
   endif()
   target_link_libraries(${name} PRIVATE vizrun::sdk ${ARG_LIBRARIES})
-  # Fail at link time, not at load time, on an undefined symbol.
-  target_link_options(${name} PRIVATE "LINKER:--no-undefined")
+  # Fail at link time, not at load time, on an undefined symbol. -Bsymbolic-functions:
+  # the plugin's own (hidden or inline) functions bind inside the plugin, never to a
+  # same-named copy exported by the executable, which may have been compiled differently.
+  target_link_options(${name} PRIVATE "LINKER:--no-undefined" "LINKER:-Bsymbolic-functions")
   if(VIZRUN_PLUGIN_INSTALL_DIR AND NOT ARG_NO_INSTALL)
     install(TARGETS ${name} LIBRARY DESTINATION ${VIZRUN_PLUGIN_INSTALL_DIR})
   endif()

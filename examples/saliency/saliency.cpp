@@ -55,10 +55,14 @@ class Saliency final : public vizrun::Technique {
       auto map = grad.abs().amax(0).cpu();                                    // strongest channel per pixel
       map = map / map.max().clamp_min(1e-12);
 
-      const std::string stem = "image" + std::to_string(i);
+      std::string stem = files[i].substr(files[i].find_last_of('/') + 1);
+      stem = stem.substr(0, stem.find_last_of('.'));
       const std::string label = target < static_cast<int64_t>(classes.size()) ? classes[target] : std::to_string(target);
       vizrun::Dict meta{{"image", files[i]}, {"class", target}, {"class_name", label}};
-      out.image(stem + "/saliency", vizrun::image::colormap(map, m_colormap), meta);
+      // Photo and map side by side, small pictures enlarged by whole pixels to stay visible.
+      auto picture = torch::cat({photo.round().clamp(0, 255).to(torch::kUInt8), vizrun::image::colormap(map, m_colormap)}, 1);
+      const int64_t factor = std::max<int64_t>(1, 224 / std::max<int64_t>(1, picture.size(0)));
+      out.image(stem + "/saliency", vizrun::image::add_title(vizrun::image::upscale(picture, factor), label), meta);
       out.array(stem + "/saliency", map, meta);
       predictions.push_back(meta);
       m_host.progress("images", i + 1, files.size());
