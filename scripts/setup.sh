@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(
   cmake ninja-build g++ ccache pkg-config git
   libtorch-dev            # LibTorch: models and autograd
+  libopenblas0-pthread    # OpenBLAS as libblas.so.3: dense layers (Grad-CAM's fc1/fc2) 8-14x faster than the reference BLAS (docs/performance.md)
   libyaml-cpp-dev         # experiment files
   libboost-dev libboost-filesystem-dev  # Boost.DLL plugin loading
   libopenimageio-dev      # image decoding and PNG output
