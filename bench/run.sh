@@ -97,6 +97,9 @@ for blas in blas openblas-pthread; do
   measure 1 blas "$blas" -- env LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/$blas "$vizrun" run bench/configs/gradcam_vgg16.yaml \
     --out "$out/run_blas_$blas" --set "techniques.0.options.images=[$imgs/*.png]"
 done
+for blas in blas openblas-pthread; do
+  LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/$blas "$PY" bench/py/blas_bench.py > "$out/blas_$blas.json"
+done
 # Grad-CAM memory over FLAT_IMAGES pictures.
 rm -rf "$out/run_flat"
 measure 1 gradcam_flat vizrun -- "$vizrun" run bench/configs/gradcam_vgg16.yaml --out "$out/run_flat" \
