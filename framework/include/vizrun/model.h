@@ -73,14 +73,6 @@ class VIZRUN_SDK_API ModelBackend {
   /// unknown layer name, listing close matches.
   virtual Activations forward(const at::Tensor& input, const std::vector<std::string>& taps) = 0;
 
-  /// One channel of `layer` per batch item: item b of the result ({N, 1, H, W}) is
-  /// channel `channels[b]` of `layer`'s output for input item b (`channels`: N
-  /// int64 indices). Differentiable with respect to `input`, like `forward`.
-  /// The default runs `forward` and gathers; a backend may compute only the
-  /// selected channels of the last layer (a convolution needs only those filters),
-  /// which makes filter visualisation cheaper. (SDK 1.1)
-  virtual at::Tensor forward_channels(const at::Tensor& input, const std::string& layer, const at::Tensor& channels);
-
   /// Class names of the classifier output, index = class id (empty without a classifier).
   virtual std::vector<std::string> class_names() const = 0;
   /// "softmax", "sigmoid" or "none": what the original model applies to its logits.
@@ -94,6 +86,17 @@ class VIZRUN_SDK_API ModelBackend {
   virtual WeightsInfo weights_info() const = 0;
   /// Number of parameters (for the manifest and tests against published totals).
   virtual std::int64_t parameter_count() const = 0;
+
+  // --- SDK 1.1. New virtuals go below, never above: the vtable only grows at its end,
+  // so plugins built for an older minor version keep working.
+
+  /// One channel of `layer` per batch item: item b of the result ({N, 1, H, W}) is
+  /// channel `channels[b]` of `layer`'s output for input item b (`channels`: N
+  /// int64 indices). Differentiable with respect to `input`, like `forward`.
+  /// The default runs `forward` and gathers; a backend may compute only the
+  /// selected channels of the last layer (a convolution needs only those filters),
+  /// which makes filter visualisation cheaper. (SDK 1.1)
+  virtual at::Tensor forward_channels(const at::Tensor& input, const std::string& layer, const at::Tensor& channels);
 };
 
 }  // namespace vizrun
