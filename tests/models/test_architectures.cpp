@@ -211,7 +211,12 @@ TEST_CASE("the channels_last layout gives the same results as NCHW", "[models][f
     CHECK(rel(ya, yb) < 1e-5);
     auto ga = torch::autograd::grad({ya.sum()}, {xa})[0], gb = torch::autograd::grad({yb.sum()}, {xb})[0];
     std::cout << plugin << " channels_last: output " << rel(ya, yb) << ", input gradient " << rel(ga, gb) << "\n";
-    CHECK(rel(ga, gb) < 1e-3);
+    // The input gradient crosses every layer backwards (50 for ResNet50V2, random He
+    // weights, BatchNorm) with different oneDNN kernels per layout: float reordering alone
+    // moved it by 5.9e-3 relative in one clean-clone CI run (1e-4 in others), while the
+    // outputs agree within 1e-5 above. 2e-2 still catches a wrong layout conversion,
+    // which gives errors of order 1.
+    CHECK(rel(ga, gb) < 2e-2);
   }
 }
 
