@@ -136,6 +136,18 @@ int main(int argc, char** argv) {
   Vgg16 v;
   std::unique_ptr<ResNet50V2> r;
   if (!vgg) r = std::make_unique<ResNet50V2>();
+  if (bf16) {  // weights rounded once, as vizrun's graph keeps them (autocast would redo it every call)
+    auto round = [](Conv& c) {
+      c.w = c.w.to(at::kBFloat16);
+      if (c.b.defined()) c.b = c.b.to(at::kBFloat16);
+    };
+    for (auto& named : v.convs) round(named.second);
+    if (r) {
+      round(r->conv1);
+      for (auto& b : r->blocks)
+        for (Conv* c : {&b.shortcut, &b.c1, &b.c2, &b.c3}) round(*c);
+    }
+  }
   const auto mean = torch::tensor({103.939f, 116.779f, 123.68f}).view({1, 3, 1, 1});
   torch::NoGradGuard no_grad;
   for (const auto& layer : split(o["--layers"])) {

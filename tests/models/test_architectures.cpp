@@ -5,10 +5,14 @@
 
 #include <algorithm>
 #include <iostream>
+#include <map>
 #include <set>
 
 #include "model_test_util.h"
 #include "vizrun/error.h"
+#include "vizrun_models/graph.h"
+
+#include <ATen/autocast_mode.h>
 
 using namespace vizrun;
 using namespace vizrun::models::testing;
@@ -197,29 +201,68 @@ TEST_CASE("gradients flow to the input and to a tapped layer, parameters need no
   CHECK_FALSE(plain.at("block1_conv1").requires_grad());
 }
 
-// Known bug, left open: about one run in five, the VGG16 input gradient with channels_last
-// differs by 2e-2 relative (outputs agree to 1e-6), so the layout is off by default and this
-// check is reported but may fail until the cause is found.
-TEST_CASE("the channels_last layout gives the same results as NCHW", "[models][forward][!mayfail]") {
+namespace {
+
+/// One max pool of a backend: the layer it reads and its window.
+struct Pool {
+  const char* input;
+  int kernel, stride;
+};
+
+/// Windows of a max pool whose winner differs between two runs: where two candidates
+/// are within float rounding of each other, the layouts' different summation orders can
+/// crown different winners, and the gradient follows the winner to another pixel.
+std::int64_t argmax_flips(const at::Tensor& a, const at::Tensor& b, const Pool& p) {
+  auto winners = [&](const at::Tensor& x) {
+    return std::get<1>(at::max_pool2d_with_indices(x.contiguous(), {p.kernel, p.kernel}, {p.stride, p.stride}));
+  };
+  return winners(a).ne(winners(b)).sum().item<std::int64_t>();
+}
+
+}  // namespace
+
+// Channels-last and NCHW run different oneDNN kernels, so values differ by float
+// rounding (1e-6). Input gradients then agree as closely, except where rounding flips a
+// discontinuity of the network: a max pool's winner between two near-equal candidates,
+// or a ReLU whose input is within rounding of zero. Either moves a whole unit's gradient
+// and shifted VGG16's input gradient by up to 1.4e-2 in half of the random inputs here
+// (Python PyTorch with torchvision's VGG16 does the same, flip for flip). So each input
+// is checked for flips first, and inputs without one must agree to 1e-4.
+TEST_CASE("the channels_last layout gives the same results as NCHW", "[models][forward]") {
   Value base(Dict{{"include_top", false}, {"input_height", 64}, {"input_width", 64}, {"channels_last", false}});
   Value fast(Dict{{"include_top", false}, {"input_height", 64}, {"input_width", 64}, {"channels_last", true}});
-  for (const char* plugin : {"vgg16", "resnet50v2"}) {
+  const std::map<std::string, std::vector<Pool>> pools{
+      {"vgg16",
+       {{"block1_conv2", 2, 2}, {"block2_conv2", 2, 2}, {"block3_conv3", 2, 2}, {"block4_conv3", 2, 2},
+        {"block5_conv3", 2, 2}}},
+      {"resnet50v2", {{"pool1_pad", 3, 2}}}};
+  for (const auto& [plugin, plugin_pools] : pools) {
     INFO(plugin);
     auto a = create_model(plugin, base, "random", nullptr, 9);
     auto b = create_model(plugin, fast, "random", nullptr, 9);
-    at::Tensor x = torch::rand({2, 3, 64, 64}) * 255;
-    std::string tap = a->layers().back().name;
-    at::Tensor xa = a->preprocess(x).requires_grad_(true), xb = b->preprocess(x).requires_grad_(true);
-    at::Tensor ya = a->forward(xa, {tap}).at(tap), yb = b->forward(xb, {tap}).at(tap);
-    CHECK(rel(ya, yb) < 1e-5);
-    auto ga = torch::autograd::grad({ya.sum()}, {xa})[0], gb = torch::autograd::grad({yb.sum()}, {xb})[0];
-    std::cout << plugin << " channels_last: output " << rel(ya, yb) << ", input gradient " << rel(ga, gb) << "\n";
-    // The input gradient crosses every layer backwards (50 for ResNet50V2, random He
-    // weights, BatchNorm) with different oneDNN kernels per layout: float reordering alone
-    // moved it by 5.9e-3 relative in one clean-clone CI run (1e-4 in others), while the
-    // outputs agree within 1e-5 above. 2e-2 still catches a wrong layout conversion,
-    // which gives errors of order 1.
-    CHECK(rel(ga, gb) < 2e-2);
+    const std::string tap = a->layers().back().name;
+    const std::vector<std::string> every = names(a->layers());
+    int compared = 0;
+    for (int seed = 0; seed < 8; ++seed) {
+      torch::manual_seed(seed);
+      at::Tensor x = torch::rand({2, 3, 64, 64}) * 255;
+      at::Tensor xa = a->preprocess(x).requires_grad_(true), xb = b->preprocess(x).requires_grad_(true);
+      auto ya = a->forward(xa, every), yb = b->forward(xb, every);
+      CHECK(rel(ya.at(tap), yb.at(tap)) < 1e-5);
+      std::int64_t pool_flips = 0, relu_flips = 0;
+      for (const auto& p : plugin_pools) pool_flips += argmax_flips(ya.at(p.input).detach(), yb.at(p.input).detach(), p);
+      // A ReLU flip leaves an exact zero in one layout and a tiny value in the other.
+      for (const auto& name : every) relu_flips += ya.at(name).eq(0).ne(yb.at(name).eq(0)).sum().item<std::int64_t>();
+      auto ga = torch::autograd::grad({ya.at(tap).sum()}, {xa})[0];
+      auto gb = torch::autograd::grad({yb.at(tap).sum()}, {xb})[0];
+      std::cout << plugin << " channels_last, seed " << seed << ": output " << rel(ya.at(tap), yb.at(tap))
+                << ", input gradient " << rel(ga, gb) << ", max-pool winner flips " << pool_flips << ", ReLU flips "
+                << relu_flips << "\n";
+      if (pool_flips + relu_flips > 0) continue;
+      CHECK(rel(ga, gb) < 1e-4);
+      ++compared;
+    }
+    CHECK(compared >= 3);  // flips are the exception, not the rule
   }
 }
 
@@ -269,4 +312,40 @@ TEST_CASE("each plugin declares a complete draft-07 options schema", "[models][s
       CHECK(it.value().contains("description"));
     }
   }
+}
+
+TEST_CASE("under autocast the graph's cached low-precision weights round as autocast does", "[models][bf16]") {
+  auto g = std::make_unique<vizrun::models::Graph>(vizrun::models::Shape{3, 10, 10});
+  const int conv = g->conv2d("conv", -1, 6, 3, 3, 1, "same", true, "relu");
+  g->dense("fc", g->flatten("flat", conv), 4);
+  torch::manual_seed(3);
+  for (auto& p : g->params()) p.tensor = torch::randn(p.shape);
+  g->finalize(at::kCPU);
+  const auto& params = g->params();
+  const at::Tensor x = torch::randn({2, 3, 10, 10});
+
+  // Reference: the same layers written directly, autocast casting the fp32 weights itself.
+  auto reference = [&] {
+    at::Tensor y = at::relu(at::conv2d(x, params[0].tensor, params[1].tensor, {1, 1}, {1, 1}));
+    return at::linear(y.flatten(1), params[2].tensor, params[3].tensor);
+  };
+  at::Tensor expected, first, second;
+  {
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::set_cpu_enabled(true);
+    expected = reference();
+    first = g->forward(x, {"fc"}).at("fc");
+    second = g->forward(x, {"fc"}).at("fc");  // from the cached copies
+    at::autocast::set_cpu_enabled(false);
+    at::autocast::clear_cache();
+  }
+  CHECK(first.scalar_type() == at::kBFloat16);
+  CHECK(torch::equal(first, expected));
+  CHECK(torch::equal(second, expected));
+  CHECK(params[0].autocast_copy.scalar_type() == at::kBFloat16);
+  // Outside autocast the fp32 weights are used again.
+  const at::Tensor fp32 = g->forward(x, {"fc"}).at("fc");
+  CHECK(fp32.scalar_type() == at::kFloat);
+  CHECK(torch::allclose(fp32, reference(), 1e-5, 1e-5));
+  CHECK(rel(fp32, first.to(at::kFloat)) < 3e-2);  // bf16 keeps 8 bits of mantissa
 }

@@ -26,7 +26,7 @@ const char* const kSchema = R"json({
     "input_height": {"type": "integer", "minimum": 32, "default": 224, "description": "Input height in pixels (exactly 224 with the top, at least 32 without)."},
     "input_width": {"type": "integer", "minimum": 32, "default": 224, "description": "Input width in pixels (exactly 224 with the top, at least 32 without)."},
     "preprocessing": {"type": "string", "enum": ["caffe", "tf", "torch", "divide_255", "none"], "default": "tf", "description": "How RGB pixels in [0, 255] become network input. Keras ResNet50V2 weights use tf (x / 127.5 - 1)."},
-    "channels_last": {"type": "boolean", "default": false, "description": "Keep convolution tensors in the NHWC memory layout on CPU (faster with oneDNN; results equal up to float rounding). Layer outputs handed to techniques are always standard NCHW tensors."}
+    "channels_last": {"type": "boolean", "default": false, "description": "Keep convolution kernels and the input in the NHWC memory layout on CPU. Results equal NCHW up to float rounding. Off by default: an input already in channels-last (filter_ascent's default) selects the NHWC kernels anyway. Layer outputs handed to techniques are always standard NCHW tensors."}
   }
 })json";
 

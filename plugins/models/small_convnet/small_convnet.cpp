@@ -56,7 +56,7 @@ const char* const kSchema = R"json({
     },
     "preprocessing": {"type": "string", "enum": ["caffe", "tf", "torch", "divide_255", "none"], "default": "divide_255", "description": "How RGB pixels in [0, 255] become network input; the book divides by 255."},
     "class_names": {"type": "array", "items": {"type": "string"}, "default": [], "description": "Names of the classifier outputs (for one sigmoid unit: the positive class)."},
-    "channels_last": {"type": "boolean", "default": false, "description": "Keep convolution tensors in the NHWC memory layout on CPU (faster with oneDNN; results equal up to float rounding). Layer outputs handed to techniques are always standard NCHW tensors."}
+    "channels_last": {"type": "boolean", "default": false, "description": "Keep convolution kernels and the input in the NHWC memory layout on CPU. Results equal NCHW up to float rounding. Off by default: an input already in channels-last (filter_ascent's default) selects the NHWC kernels anyway. Layer outputs handed to techniques are always standard NCHW tensors."}
   }
 })json";
 

@@ -85,7 +85,9 @@ InputSpec input_spec_from(std::int64_t height, std::int64_t width, std::int64_t 
 GraphBackend::GraphBackend(std::unique_ptr<Graph> graph, BackendDescription description, const CreateArgs& args,
                            const WeightsPlan& plan)
     : m_graph(std::move(graph)), m_desc(std::move(description)), m_device(args.device) {
-  if (args.precision != "fp32" && args.host)
+  // bf16 needs nothing here: techniques run the graph under autocast, and the graph
+  // keeps low-precision copies of the weights it multiplies (Graph::compute_param).
+  if (args.precision != "fp32" && args.precision != "bf16" && args.host)
     args.host->log(LogLevel::warning, plan.model + ": precision '" + args.precision +
                                           "' is not supported by this backend; computing in fp32");
   m_weights = load_weights(*m_graph, args.weights, args.host, args.seed, plan);

@@ -1,9 +1,11 @@
 #include "vizrun_models/graph.h"
 
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 #include "vizrun/error.h"
@@ -370,9 +372,22 @@ std::int64_t Graph::parameter_count() const {
   return total;
 }
 
+const at::Tensor& Graph::compute_param(int index) const {
+  const ParamSpec& p = m_params[static_cast<std::size_t>(index)];
+  std::optional<at::ScalarType> low;
+  if (p.tensor.is_cpu() && at::autocast::is_cpu_enabled()) low = at::autocast::get_autocast_cpu_dtype();
+  if (p.tensor.is_cuda() && at::autocast::is_enabled()) low = at::autocast::get_autocast_gpu_dtype();
+  if (!low || p.tensor.scalar_type() != at::kFloat) return p.tensor;
+  // Autocast would round the weights itself on every call (its cache keeps only leaves
+  // that require a gradient, and these do not): the same rounding, once per experiment.
+  if (!p.autocast_copy.defined() || p.autocast_copy.scalar_type() != *low) p.autocast_copy = p.tensor.to(*low);
+  return p.autocast_copy;
+}
+
 void Graph::finalize(const c10::Device& device, bool channels_last) {
   m_channels_last = channels_last;
   for (auto& p : m_params) {
+    p.autocast_copy = at::Tensor();
     p.tensor = p.tensor.to(device).detach().set_requires_grad(false);
     if (channels_last && p.tensor.dim() == 4) p.tensor = p.tensor.contiguous(at::MemoryFormat::ChannelsLast);
   }
@@ -415,11 +430,12 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
       return j < 0 ? x_in : values[j];
     };
     auto param = [&](std::size_t k) -> const at::Tensor& { return m_params[n.params[k]].tensor; };
+    auto compute_param_of = [&](std::size_t k) -> const at::Tensor& { return compute_param(n.params[k]); };
     at::Tensor x = in(0);
     at::Tensor y;
     switch (n.kind) {
       case OpKind::conv2d: {
-        at::Tensor bias = a.use_bias ? param(1) : at::Tensor();
+        at::Tensor bias = a.use_bias ? compute_param_of(1) : at::Tensor();
         std::int64_t ph = 0, pw = 0;
         if (a.padding == "same") {
           auto [t, b] = same_pads(x.size(2), a.kernel_h, a.stride_h);
@@ -431,13 +447,13 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
             x = torch::constant_pad_nd(x, {l, r, t, b}, 0.0);
           }
         }
-        y = torch::conv2d(x, param(0), bias, {a.stride_h, a.stride_w}, {ph, pw});
+        y = torch::conv2d(x, compute_param_of(0), bias, {a.stride_h, a.stride_w}, {ph, pw});
         y = apply_activation(y, a.activation);
         break;
       }
       case OpKind::dense: {
-        at::Tensor bias = a.use_bias ? param(1) : at::Tensor();
-        y = apply_activation(torch::linear(x, param(0), bias), a.activation);
+        at::Tensor bias = a.use_bias ? compute_param_of(1) : at::Tensor();
+        y = apply_activation(torch::linear(x, compute_param_of(0), bias), a.activation);
         break;
       }
       case OpKind::max_pool:

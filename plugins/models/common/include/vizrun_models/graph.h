@@ -62,6 +62,9 @@ struct ParamSpec {
   Shape flattened_from;
   bool is_buffer = false;///< BatchNorm running statistics (not trainable in Keras)
   at::Tensor tensor;     ///< the storage the model computes with
+  /// A copy in autocast's low precision, made on first use under autocast (see
+  /// Graph::compute_param). Empty until then.
+  mutable at::Tensor autocast_copy;
 };
 
 struct Node {
@@ -140,6 +143,9 @@ class Graph {
   int add_param(int node, const std::string& keras_var, const std::string& torch_suffix, Shape shape,
                 bool is_buffer = false);
   Shape infer(const Node& node, const std::vector<Shape>& in) const;
+  /// The parameter a convolution or dense layer computes with: under autocast, a
+  /// low-precision copy kept across calls (not thread-safe: one forward at a time).
+  const at::Tensor& compute_param(int index) const;
 
   Shape m_input_shape;
   std::vector<Node> m_nodes;
