@@ -11,6 +11,7 @@ vizrun="${VIZRUN:-$root/build-perf/bin/vizrun}"
 mkdir -p "$out"
 for p in ${precisions[@]}; do
   log="$out/all_layers_$p"
+  rm -rf "$out/all_layers_run_$p"
   echo "load_before $(cut -d' ' -f1-3 /proc/loadavg)" > "$log.load"
   /usr/bin/time -v -o "$log.time" "$vizrun" run "$root/configs/vgg16_all_layers.yaml" \
     --set model.weights=random --set precision=$p --out "$out/all_layers_run_$p" > "$log.log" 2>&1

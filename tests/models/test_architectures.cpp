@@ -87,7 +87,7 @@ TEST_CASE("vgg16 enforces Keras' input size rules", "[models][vgg16]") {
                     Catch::Contains("at least 32"));
   CHECK_THROWS_WITH(create_model("vgg16", opts({{"pooling", "avg"}}), "random"), Catch::Contains("include_top: false"));
   auto top = create_model("vgg16", opts({}), "random");
-  CHECK_THROWS_WITH(top->forward(torch::zeros({1, 3, 200, 200}), {"block1_conv1"}), Catch::Contains("224x224"));
+  CHECK_THROWS_WITH(top->forward(torch::zeros({1, 3, 200, 200}), {"predictions"}), Catch::Contains("224x224"));
   CHECK_THROWS_WITH(top->forward(torch::zeros({1, 1, 224, 224}), {"block1_conv1"}), Catch::Contains("N x 3 x H x W"));
   auto notop = create_model("vgg16", opts({{"include_top", false}}), "random");
   auto out = notop->forward(torch::zeros({1, 3, 64, 48}), {"block5_pool"});
@@ -348,4 +348,49 @@ TEST_CASE("under autocast the graph's cached low-precision weights round as auto
   CHECK(fp32.scalar_type() == at::kFloat);
   CHECK(torch::allclose(fp32, reference(), 1e-5, 1e-5));
   CHECK(rel(fp32, first.to(at::kFloat)) < 3e-2);  // bf16 keeps 8 bits of mantissa
+}
+
+TEST_CASE("a model with its classifier runs the layers before it at other sizes", "[models][vgg16]") {
+  auto top = create_model("vgg16", opts({}), "random");
+  const auto runnable = top->layers_for(128, 128);
+  REQUIRE(!runnable.empty());
+  CHECK(runnable.back().name == "flatten");  // fc1's fan-in is fixed at 7 x 7 x 512
+  CHECK((layer(runnable, "block5_conv3").shape == std::vector<std::int64_t>{512, 8, 8}));
+  CHECK(top->layers_for(224, 224).back().name == "predictions");
+  const at::Tensor x = top->preprocess(torch::rand({1, 3, 128, 128}) * 255);
+  CHECK(top->forward(x, {"block5_conv3"}).at("block5_conv3").sizes() == at::IntArrayRef({1, 512, 8, 8}));
+  CHECK(top->forward_channels(x, "block5_conv3", torch::tensor({7}, torch::kLong)).size(2) == 8);
+  CHECK_THROWS_WITH(top->forward(x, {"fc1"}), Catch::Contains("layer 'fc1' needs this model's 224x224 input"));
+}
+
+TEST_CASE("a convolution folded into its BatchNorm computes the same function", "[models][batch_norm]") {
+  using vizrun::models::Graph;
+  auto build = [] {
+    auto g = std::make_unique<Graph>(vizrun::models::Shape{3, 12, 12});
+    int x = g->conv2d("conv1", -1, 8, 3, 3, 1, "same", false);
+    x = g->batch_norm("bn1", x, 1.001e-5);
+    x = g->activation("relu1", x, "relu");
+    x = g->conv2d("conv2", x, 6, 3, 3, 2, "same", true);  // odd padding at stride 2
+    g->batch_norm("bn2", x, 1.001e-5);
+    torch::manual_seed(5);
+    for (auto& p : g->params())
+      p.tensor = p.keras_var == "moving_variance" ? torch::rand(p.shape) + 0.5 : torch::randn(p.shape);
+    return g;
+  };
+  auto plain = build(), folded = build();
+  plain->finalize(at::kCPU, false, /*fold_batch_norm=*/false);
+  folded->finalize(at::kCPU, false, /*fold_batch_norm=*/true);
+  const at::Tensor x = torch::randn({2, 3, 12, 12});
+  at::Tensor xa = x.clone().requires_grad_(true), xb = x.clone().requires_grad_(true);
+  const at::Tensor ya = plain->forward(xa, {"bn2"}).at("bn2"), yb = folded->forward(xb, {"bn2"}).at("bn2");
+  CHECK(rel(ya, yb) < 1e-5);
+  CHECK_FALSE(torch::equal(ya, yb));  // the folded kernels ran: rounding differs
+  const at::Tensor ga = torch::autograd::grad({ya.pow(2).sum()}, {xa})[0];
+  const at::Tensor gb = torch::autograd::grad({yb.pow(2).sum()}, {xb})[0];
+  CHECK(rel(ga, gb) < 1e-4);
+  // A tapped convolution is computed as itself, and its BatchNorm then runs unfolded.
+  const auto both = folded->forward(x, {"conv1", "bn1"});
+  const auto reference = plain->forward(x, {"conv1", "bn1"});
+  CHECK(torch::equal(both.at("conv1"), reference.at("conv1")));
+  CHECK(torch::equal(both.at("bn1"), reference.at("bn1")));
 }

@@ -105,3 +105,38 @@ TEST_CASE("dream_of_cats runs small", "[configs][e2e]") {
   CHECK(outputs_of(m, 0) == 5 * 3);
   CHECK(outputs_of(m, 1) == 2);
 }
+
+namespace {
+/// Width of a PNG from its IHDR chunk (bytes 16-19, big-endian).
+std::uint32_t png_width(const std::string& path) {
+  const std::string bytes = slurp(path);
+  REQUIRE(bytes.size() > 24);
+  std::uint32_t w = 0;
+  for (int i = 16; i < 20; ++i) w = (w << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
+  return w;
+}
+}  // namespace
+
+TEST_CASE("a fixed-size model runs the layers before its classifier at other sizes", "[configs][e2e]") {
+  // demo.yaml's convnet takes 28x28 as a whole (flatten, then dense); like a Keras model
+  // truncated at a convolution, its convolutions run on 64x64 pictures.
+  const std::string out = vizrun::testing::temp_dir("tech-e2e") + "/run";
+  const Result ok = vizrun_cli("run " + config("demo") + " -q --out " + out +
+                               " --set model.weights=random --set techniques.1.options.size=64"
+                               " --set techniques.1.options.filters=2 --set techniques.1.options.steps=2");
+  INFO(ok.err);
+  REQUIRE(ok.exit_code == 0);
+  const json m = json::parse(slurp(out + "/manifest.json"));
+  bool checked = false;
+  for (const auto& o : m["techniques"][1]["outputs"])
+    if (o["kind"] == "image" && o["meta"].contains("filter")) {
+      CHECK(png_width(out + "/" + o["path"].get<std::string>()) == 64);
+      checked = true;
+    }
+  CHECK(checked);
+  // A layer after the flatten needs the model's own size, and the error says so.
+  const Result bad = vizrun_cli("run " + config("demo") + " -q --out " + out + "2 --set model.weights=random" +
+                                " --set techniques.0.options.size=64 --set 'techniques.0.options.layers=[dense_1]'");
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.err, Catch::Contains("only the layers up to") && Catch::Contains("28x28"));
+}

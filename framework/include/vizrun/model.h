@@ -38,7 +38,10 @@ struct InputSpec {
   std::int64_t channels = 3;
   std::int64_t height = 224;      ///< default / required height
   std::int64_t width = 224;       ///< default / required width
-  bool fixed_size = true;         ///< false: any size >= min_size is accepted
+  /// true: the whole network needs height x width (a classifier after a flatten); the
+  /// layers before that part still run at any size >= min_size (see layers_for).
+  /// false: any size >= min_size is accepted.
+  bool fixed_size = true;
   std::int64_t min_size = 32;
 };
 
@@ -59,7 +62,8 @@ class VIZRUN_SDK_API ModelBackend {
 
   /// Every named layer in forward order, with output shapes for `input_spec()`'s size.
   virtual std::vector<LayerInfo> layers() const = 0;
-  /// Output shapes of every layer for an input of the given size.
+  /// The layers that run on an input of the given size, with their output shapes: all of
+  /// them, or for a fixed-size model at another size those before its classifier.
   virtual std::vector<LayerInfo> layers_for(std::int64_t height, std::int64_t width) const = 0;
   virtual InputSpec input_spec() const = 0;
 

@@ -40,7 +40,7 @@ void ActivationGrids::run(ModelBackend& model, Output& out) {
   if (!m_host) throw Error("activations: needs a host to load images");
   const auto paths = m_host->expand_inputs(kit::opt_strings(m_options, "images"));
   const auto [height, width] = kit::input_size(model, m_options.get("size", Value("model")));
-  const auto layers = kit::select_layers(model.layers_for(height, width), m_options.get("layers", Value(8)));
+  const auto layers = kit::select_layers_at(model, height, width, m_options.get("layers", Value(8)));
   const std::int64_t per_row = kit::opt_int(m_options, "images_per_row", 16);
   const std::string cmap = kit::opt_string(m_options, "colormap", "viridis");
   const double scale = kit::opt_double(m_options, "scale", 64.0);

@@ -134,6 +134,22 @@ std::vector<LayerInfo> select_layers(const std::vector<LayerInfo>& layers, const
   return out;
 }
 
+std::vector<LayerInfo> select_layers_at(const ModelBackend& model, std::int64_t height, std::int64_t width,
+                                        const Value& spec) {
+  const auto runnable = model.layers_for(height, width);
+  try {
+    return select_layers(runnable, spec);
+  } catch (const Error&) {
+    const auto all = model.layers();
+    if (runnable.size() == all.size() || runnable.empty()) throw;
+    select_layers(all, spec);  // a name unknown at any size rethrows its own message
+    const InputSpec in = model.input_spec();
+    throw Error("layers: at " + std::to_string(height) + "x" + std::to_string(width) + " only the layers up to " +
+                runnable.back().name + " run; the later ones need the model's " + std::to_string(in.height) + "x" +
+                std::to_string(in.width) + " input (size: model)");
+  }
+}
+
 std::vector<std::int64_t> select_filters(const Value& spec, std::int64_t channels, const std::string& layer) {
   std::vector<std::int64_t> out;
   auto check = [&](std::int64_t f) {
@@ -310,9 +326,6 @@ std::pair<std::int64_t, std::int64_t> input_size(const ModelBackend& model, cons
   if (spec.is_null() || (spec.is_string() && spec.as_string() == "model")) return {in.height, in.width};
   if (!spec.is_int()) throw Error("size: expected \"model\" or an integer side in pixels, got " + spec.to_json());
   const std::int64_t s = spec.as_int();
-  if (in.fixed_size && (s != in.height || s != in.width))
-    throw Error("size: this model takes only " + std::to_string(in.height) + "x" + std::to_string(in.width) +
-                " inputs (got " + std::to_string(s) + "); use size: model or a model variant without its classifier");
   if (s < in.min_size)
     throw Error("size: " + std::to_string(s) + " is below the model's minimum input side " + std::to_string(in.min_size));
   return {s, s};

@@ -33,6 +33,11 @@ bool is_conv_type(const std::string& type);
 /// Throws vizrun::Error naming a pattern that matches nothing, with close names.
 std::vector<LayerInfo> select_layers(const std::vector<LayerInfo>& layers, const Value& spec);
 
+/// select_layers among the layers that run at height x width; a layer that exists but
+/// needs the model's own size (a classifier after a flatten) gets an error saying so.
+std::vector<LayerInfo> select_layers_at(const ModelBackend& model, std::int64_t height, std::int64_t width,
+                                        const Value& spec);
+
 /// Selects filter indices of a layer with `channels` channels from a spec: an
 /// integer N (the first N, capped at `channels`), "all", a list of indices, or
 /// {start, stop} (stop exclusive, capped). Throws for indices out of range.
@@ -77,7 +82,8 @@ class MemoryReuseScope {
 bool cpu_has_bf16();
 
 /// The input size a technique should feed: `spec` is "model" (the backend's
-/// default) or an integer side. Throws when a fixed-size model gets another size.
+/// default) or an integer side (at least the model's min_size). A fixed-size model
+/// runs other sizes up to its classifier: select_layers_at says which layers.
 std::pair<std::int64_t, std::int64_t> input_size(const ModelBackend& model, const Value& spec);
 
 /// Loads images through the host, resizes each to {height, width} ("nearest" as

@@ -205,8 +205,7 @@ std::int64_t FilterAscent::batch_size(const ModelBackend& model, const std::stri
 
 void FilterAscent::run(ModelBackend& model, Output& out) {
   const auto [height, width] = kit::input_size(model, m_options.get("size", Value(150)));
-  const auto all_layers = model.layers_for(height, width);
-  const auto layers = kit::select_layers(all_layers, m_options.at("layers"));
+  const auto layers = kit::select_layers_at(model, height, width, m_options.at("layers"));
   const double target_std = kit::opt_double(m_options, "deprocess_std", 0.1);
   const std::int64_t crop = kit::opt_int(m_options, "crop", 0);
   const bool display_pixel = kit::opt_string(m_options, "display_space", "pixel") == "pixel";

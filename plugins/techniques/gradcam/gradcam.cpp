@@ -111,6 +111,10 @@ void GradCam::run(ModelBackend& model, Output& out) {
   std::string layer = kit::opt_string(m_options, "layer", "auto");
   if (layer.empty() || layer == "auto") layer = model.last_conv_layer();
   const auto [height, width] = kit::input_size(model, m_options.get("size", Value("model")));
+  const InputSpec spec = model.input_spec();
+  if (spec.fixed_size && (height != spec.height || width != spec.width))  // the classifier runs too
+    throw Error("gradcam: size: this model's classifier takes only " + std::to_string(spec.height) + "x" +
+                std::to_string(spec.width) + " inputs (got " + std::to_string(height) + "); use size: model");
   {
     const auto layers = model.layers_for(height, width);
     kit::select_layers(layers, Value(layer));  // throws with close names when unknown

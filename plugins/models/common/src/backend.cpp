@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <set>
+
 #include "vizrun/error.h"
 
 namespace vizrun::models {
@@ -91,16 +93,13 @@ GraphBackend::GraphBackend(std::unique_ptr<Graph> graph, BackendDescription desc
     args.host->log(LogLevel::warning, plan.model + ": precision '" + args.precision +
                                           "' is not supported by this backend; computing in fp32");
   m_weights = load_weights(*m_graph, args.weights, args.host, args.seed, plan);
-  m_graph->finalize(m_device, m_desc.channels_last && m_device.is_cpu());
+  m_graph->finalize(m_device, m_desc.channels_last && m_device.is_cpu(), m_desc.fold_batch_norm);
 }
 
 std::vector<LayerInfo> GraphBackend::layers() const { return m_graph->layers(); }
 
 std::vector<LayerInfo> GraphBackend::layers_for(std::int64_t height, std::int64_t width) const {
-  if (m_desc.input.fixed_size && (height != m_desc.input.height || width != m_desc.input.width))
-    throw Error("this model takes exactly " + std::to_string(m_desc.input.height) + "x" +
-                std::to_string(m_desc.input.width) + " inputs (got " + std::to_string(height) + "x" +
-                std::to_string(width) + ")");
+  // A fixed-size model at another size lists only the layers before its classifier.
   if (height < m_desc.input.min_size || width < m_desc.input.min_size)
     throw Error("this model needs inputs of at least " + std::to_string(m_desc.input.min_size) + " pixels (got " +
                 std::to_string(height) + "x" + std::to_string(width) + ")");
@@ -117,24 +116,31 @@ at::Tensor GraphBackend::deprocess(const at::Tensor& model_input) const {
   return deprocess_to_rgb255(x, m_desc.preprocessing, m_desc.input.channels);
 }
 
-void GraphBackend::check_input(const at::Tensor& input) const {
+void GraphBackend::check_input(const at::Tensor& input, const std::vector<std::string>& taps) const {
   const InputSpec& s = m_desc.input;
   if (input.dim() != 4 || input.size(1) != s.channels)
     throw Error("model input must be N x " + std::to_string(s.channels) + " x H x W, got " +
                 shape_string(input.sizes().vec()));
   std::int64_t h = input.size(2), w = input.size(3);
-  if (s.fixed_size && (h != s.height || w != s.width))
-    throw Error("this model takes exactly " + std::to_string(s.height) + "x" + std::to_string(s.width) +
-                " inputs, got " + std::to_string(h) + "x" + std::to_string(w));
   if (h < s.min_size || w < s.min_size)
     throw Error("this model needs inputs of at least " + std::to_string(s.min_size) + " pixels, got " +
                 std::to_string(h) + "x" + std::to_string(w));
   if (input.scalar_type() != torch::kFloat32)
     throw Error("model input must be float32");
+  if (s.fixed_size && (h != s.height || w != s.width)) {
+    // Like a Keras model truncated before its classifier: other sizes run up to it.
+    std::set<std::string> runnable;
+    for (const auto& l : m_graph->layers_for(h, w)) runnable.insert(l.name);
+    for (const auto& t : taps)
+      if (!runnable.count(t))
+        throw Error("layer '" + t + "' needs this model's " + std::to_string(s.height) + "x" + std::to_string(s.width) +
+                    " input (got " + std::to_string(h) + "x" + std::to_string(w) +
+                    "); at other sizes only the layers before its classifier run");
+  }
 }
 
 Activations GraphBackend::forward(const at::Tensor& input, const std::vector<std::string>& taps) {
-  check_input(input);
+  check_input(input, taps);
   at::Tensor x = input.device() == m_device ? input : input.to(m_device);
   return m_graph->forward(x, taps);
 }

@@ -51,7 +51,7 @@ at::Tensor GraphBackend::forward_channels(const at::Tensor& input, const std::st
   if (node.kind != OpKind::conv2d || !elementwise(node.attrs.activation) || node.inputs.size() != 1 ||
       2 * n > node.attrs.filters)
     return ModelBackend::forward_channels(input, layer, channels);
-  check_input(input);
+  check_input(input, {layer});
   if (channels.dim() != 1 || channels.size(0) != n)
     throw Error("forward_channels: " + std::to_string(channels.numel()) + " channel indices for a batch of " +
                 std::to_string(n));

@@ -347,16 +347,10 @@ std::vector<LayerInfo> Graph::layers_for(std::int64_t height, std::int64_t width
   for (const auto& n : m_nodes) {
     std::vector<Shape> in;
     for (int i : n.inputs) in.push_back(i < 0 ? input : shapes[i]);
-    Shape s = infer(n, in);
-    if (n.kind == OpKind::dense) {
-      const ParamSpec& k = m_params[n.params[0]];
-      if (in[0][0] != k.shape[1])
-        throw Error("input " + std::to_string(height) + "x" + std::to_string(width) + " gives layer '" + n.name +
-                    "' " + std::to_string(in[0][0]) + " inputs, but it has " + std::to_string(k.shape[1]) +
-                    " (the model needs its build size " + std::to_string(m_input_shape[1]) + "x" +
-                    std::to_string(m_input_shape[2]) + ")");
-    }
-    shapes.push_back(s);
+    // A dense layer's fan-in is fixed: at another size it, and all after it, cannot run.
+    if (n.kind == OpKind::dense && in[0][0] != m_params[n.params[0]].shape[1]) break;
+    shapes.push_back(infer(n, in));
+    const Shape& s = shapes.back();
     out.push_back({n.name, kind_name(n.kind), s});
   }
   return out;
@@ -372,25 +366,71 @@ std::int64_t Graph::parameter_count() const {
   return total;
 }
 
-const at::Tensor& Graph::compute_param(int index) const {
-  const ParamSpec& p = m_params[static_cast<std::size_t>(index)];
+const at::Tensor& Graph::for_autocast(const at::Tensor& tensor, at::Tensor& copy) {
   std::optional<at::ScalarType> low;
-  if (p.tensor.is_cpu() && at::autocast::is_cpu_enabled()) low = at::autocast::get_autocast_cpu_dtype();
-  if (p.tensor.is_cuda() && at::autocast::is_enabled()) low = at::autocast::get_autocast_gpu_dtype();
-  if (!low || p.tensor.scalar_type() != at::kFloat) return p.tensor;
+  if (tensor.is_cpu() && at::autocast::is_cpu_enabled()) low = at::autocast::get_autocast_cpu_dtype();
+  if (tensor.is_cuda() && at::autocast::is_enabled()) low = at::autocast::get_autocast_gpu_dtype();
+  if (!low || tensor.scalar_type() != at::kFloat) return tensor;
   // Autocast would round the weights itself on every call (its cache keeps only leaves
   // that require a gradient, and these do not): the same rounding, once per experiment.
-  if (!p.autocast_copy.defined() || p.autocast_copy.scalar_type() != *low) p.autocast_copy = p.tensor.to(*low);
-  return p.autocast_copy;
+  if (!copy.defined() || copy.scalar_type() != *low) copy = tensor.to(*low);
+  return copy;
 }
 
-void Graph::finalize(const c10::Device& device, bool channels_last) {
+const at::Tensor& Graph::compute_param(int index) const {
+  const ParamSpec& p = m_params[static_cast<std::size_t>(index)];
+  return for_autocast(p.tensor, p.autocast_copy);
+}
+
+void Graph::finalize(const c10::Device& device, bool channels_last, bool fold_batch_norm) {
   m_channels_last = channels_last;
   for (auto& p : m_params) {
     p.autocast_copy = at::Tensor();
     p.tensor = p.tensor.to(device).detach().set_requires_grad(false);
     if (channels_last && p.tensor.dim() == 4) p.tensor = p.tensor.contiguous(at::MemoryFormat::ChannelsLast);
   }
+  m_folded.clear();
+  m_folds_into.assign(m_nodes.size(), -1);
+  if (!fold_batch_norm) return;
+  std::vector<int> readers(m_nodes.size(), 0);
+  for (const auto& n : m_nodes)
+    for (int j : n.inputs)
+      if (j >= 0) ++readers[j];
+  for (std::size_t b = 0; b < m_nodes.size(); ++b) {
+    const Node& bn = m_nodes[b];
+    if (bn.kind != OpKind::batch_norm || bn.inputs.size() != 1 || bn.inputs[0] < 0) continue;
+    const int c = bn.inputs[0];
+    const Node& conv = m_nodes[c];
+    const bool linear = conv.attrs.activation.empty() || conv.attrs.activation == "linear";
+    if (conv.kind != OpKind::conv2d || !linear || readers[c] != 1) continue;
+    // y = gamma (conv(x) + b - mean) / sqrt(var + eps) + beta, in double before rounding.
+    auto p = [&](const Node& n, std::size_t k) { return m_params[n.params[k]].tensor.to(at::kDouble); };
+    const at::Tensor scale = p(bn, 0) / (p(bn, 3) + bn.attrs.epsilon).sqrt();
+    const at::Tensor conv_bias = conv.attrs.use_bias ? p(conv, 1) : at::zeros_like(scale);
+    Folded f;
+    f.conv = c;
+    f.weight = (p(conv, 0) * scale.view({-1, 1, 1, 1})).to(at::kFloat);
+    if (channels_last) f.weight = f.weight.contiguous(at::MemoryFormat::ChannelsLast);
+    f.bias = (p(bn, 1) + (conv_bias - p(bn, 2)) * scale).to(at::kFloat);
+    m_folded[static_cast<int>(b)] = std::move(f);
+    m_folds_into[c] = static_cast<int>(b);
+  }
+}
+
+at::Tensor Graph::run_conv(const Node& n, at::Tensor x, const at::Tensor& weight, const at::Tensor& bias) {
+  const OpAttrs& a = n.attrs;
+  std::int64_t ph = 0, pw = 0;
+  if (a.padding == "same") {
+    auto [t, b] = same_pads(x.size(2), a.kernel_h, a.stride_h);
+    auto [l, r] = same_pads(x.size(3), a.kernel_w, a.stride_w);
+    if (t == b && l == r) {
+      ph = t;
+      pw = l;
+    } else {
+      x = torch::constant_pad_nd(x, {l, r, t, b}, 0.0);
+    }
+  }
+  return apply_activation(torch::conv2d(x, weight, bias, {a.stride_h, a.stride_w}, {ph, pw}), a.activation);
 }
 
 Activations Graph::forward(const at::Tensor& input, const std::vector<std::string>& taps,
@@ -419,10 +459,20 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
       for (int j : m_nodes[i].inputs)
         if (j >= 0) ++uses[j];
 
+  // A folded convolution is computed by its BatchNorm, unless it is tapped itself.
+  std::vector<char> deferred(last + 1, 0);
+  for (int i = 0; i <= last; ++i) {
+    const int b = i < static_cast<int>(m_folds_into.size()) ? m_folds_into[i] : -1;
+    deferred[i] = needed[i] && !tapped[i] && b >= 0 && b <= last && needed[b];
+  }
+  auto release_inputs = [&](const Node& n, std::vector<at::Tensor>& values) {
+    for (int j : n.inputs)
+      if (j >= 0 && --uses[j] == 0 && !tapped[j]) values[j] = at::Tensor();
+  };
   std::vector<at::Tensor> values(last + 1);
   const at::Tensor x_in = m_channels_last ? input.contiguous(at::MemoryFormat::ChannelsLast) : input;
   for (int i = 0; i <= last; ++i) {
-    if (!needed[i]) continue;
+    if (!needed[i] || deferred[i]) continue;
     const Node& n = m_nodes[i];
     const OpAttrs& a = n.attrs;
     auto in = [&](std::size_t k) -> const at::Tensor& {
@@ -434,23 +484,9 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
     at::Tensor x = in(0);
     at::Tensor y;
     switch (n.kind) {
-      case OpKind::conv2d: {
-        at::Tensor bias = a.use_bias ? compute_param_of(1) : at::Tensor();
-        std::int64_t ph = 0, pw = 0;
-        if (a.padding == "same") {
-          auto [t, b] = same_pads(x.size(2), a.kernel_h, a.stride_h);
-          auto [l, r] = same_pads(x.size(3), a.kernel_w, a.stride_w);
-          if (t == b && l == r) {
-            ph = t;
-            pw = l;
-          } else {
-            x = torch::constant_pad_nd(x, {l, r, t, b}, 0.0);
-          }
-        }
-        y = torch::conv2d(x, compute_param_of(0), bias, {a.stride_h, a.stride_w}, {ph, pw});
-        y = apply_activation(y, a.activation);
+      case OpKind::conv2d:
+        y = run_conv(n, x, compute_param_of(0), a.use_bias ? compute_param_of(1) : at::Tensor());
         break;
-      }
       case OpKind::dense: {
         at::Tensor bias = a.use_bias ? compute_param_of(1) : at::Tensor();
         y = apply_activation(torch::linear(x, compute_param_of(0), bias), a.activation);
@@ -485,6 +521,14 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
         y = torch::constant_pad_nd(x, {a.pad_left, a.pad_right, a.pad_top, a.pad_bottom}, 0.0);
         break;
       case OpKind::batch_norm:
+        if (deferred[n.inputs[0]]) {
+          const Folded& f = m_folded.at(i);
+          const Node& conv = m_nodes[f.conv];
+          y = run_conv(conv, conv.inputs[0] < 0 ? x_in : values[conv.inputs[0]],
+                       for_autocast(f.weight, f.weight_copy), for_autocast(f.bias, f.bias_copy));
+          release_inputs(conv, values);
+          break;
+        }
         y = torch::batch_norm(x, param(0), param(1), param(2), param(3), /*training=*/false, 0.0, a.epsilon,
                               /*cudnn_enabled=*/true);
         break;
@@ -513,8 +557,7 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
     // the same tensor, so gradients with respect to a tap still reach it.
     if (standard_layout_taps && m_channels_last && tapped[i] && y.dim() == 4) y = y.contiguous();
     values[i] = std::move(y);
-    for (int j : n.inputs)
-      if (j >= 0 && --uses[j] == 0 && !tapped[j]) values[j] = at::Tensor();
+    release_inputs(n, values);
   }
   for (std::size_t k = 0; k < taps.size(); ++k) result[taps[k]] = values[tap_index[k]];
   return result;

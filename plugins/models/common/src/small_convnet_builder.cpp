@@ -182,16 +182,15 @@ SmallConvnetModel build(const Spec& s) {
   for (const auto& n : nodes)
     if (n.kind == OpKind::flatten) has_flatten_dense = true;
   b.description.input.fixed_size = has_flatten_dense;
-  b.description.input.min_size = has_flatten_dense ? std::min(height, width) : 1;
-  if (!has_flatten_dense) {
-    // Smallest size every window still fits: try sizes up to the build size.
-    for (std::int64_t m = 1; m <= std::min(height, width); ++m) {
-      try {
-        g.layers_for(m, m);
-        b.description.input.min_size = m;
-        break;
-      } catch (const Error&) {
-      }
+  // Smallest size every window still fits (the layers before a classifier run at any
+  // such size): try sizes up to the build size.
+  b.description.input.min_size = std::min(height, width);
+  for (std::int64_t m = 1; m <= std::min(height, width); ++m) {
+    try {
+      g.layers_for(m, m);
+      b.description.input.min_size = m;
+      break;
+    } catch (const Error&) {
     }
   }
   b.description.class_names = s.class_names;

@@ -27,6 +27,7 @@ struct BackendDescription {
   std::string last_conv_layer;
   std::vector<std::string> class_names;
   bool channels_last = true;  ///< NHWC memory layout for convolutions on CPU
+  bool fold_batch_norm = true;  ///< conv + BatchNorm pairs run as one convolution (Graph::finalize)
 };
 
 class GraphBackend : public ModelBackend {
@@ -54,7 +55,8 @@ class GraphBackend : public ModelBackend {
   const Graph& graph() const { return *m_graph; }
 
  private:
-  void check_input(const at::Tensor& input) const;
+  /// Shape, size and dtype rules; `taps` must be runnable at the input's size.
+  void check_input(const at::Tensor& input, const std::vector<std::string>& taps) const;
 
   std::unique_ptr<Graph> m_graph;
   BackendDescription m_desc;

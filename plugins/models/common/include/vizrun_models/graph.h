@@ -117,8 +117,9 @@ class Graph {
 
   /// Layers in order with their shapes for the build-time input size.
   std::vector<LayerInfo> layers() const;
-  /// Layers with shapes inferred for another input size (throws when the size is
-  /// too small for some layer, or when a flatten feeds a dense of fixed width).
+  /// The layers that can run on another input size, with their shapes: all of them, or
+  /// those before the first dense layer whose fixed fan-in the size does not fit (a
+  /// classifier after a flatten). Throws when the size is too small for some layer.
   std::vector<LayerInfo> layers_for(std::int64_t height, std::int64_t width) const;
 
   /// Total number of values in all parameters and statistics (Keras "Total params").
@@ -134,8 +135,11 @@ class Graph {
 
   /// Moves every parameter to `device`, disables gradients (all tensors become leaves).
   /// With `channels_last`, conv kernels and the input use the NHWC memory layout
-  /// (still NCHW-indexed tensors), which oneDNN convolutions prefer on CPU.
-  void finalize(const c10::Device& device, bool channels_last = false);
+  /// (still NCHW-indexed tensors), which oneDNN convolutions prefer on CPU. With
+  /// `fold_batch_norm`, a convolution read only by an inference BatchNorm runs as one
+  /// convolution with the BatchNorm folded into its kernels and bias (same function up
+  /// to float rounding; both layers stay tappable, a tapped convolution is not folded).
+  void finalize(const c10::Device& device, bool channels_last = false, bool fold_batch_norm = false);
   bool channels_last() const { return m_channels_last; }
 
  private:
@@ -146,6 +150,19 @@ class Graph {
   /// The parameter a convolution or dense layer computes with: under autocast, a
   /// low-precision copy kept across calls (not thread-safe: one forward at a time).
   const at::Tensor& compute_param(int index) const;
+  /// `tensor` itself, or under autocast its low-precision copy kept in `copy`.
+  static const at::Tensor& for_autocast(const at::Tensor& tensor, at::Tensor& copy);
+  /// Convolution node `n` on `x` with the given kernel and bias: padding and activation.
+  static at::Tensor run_conv(const Node& n, at::Tensor x, const at::Tensor& weight, const at::Tensor& bias);
+
+  /// A convolution folded into the BatchNorm that alone reads it.
+  struct Folded {
+    int conv = -1;
+    at::Tensor weight, bias;
+    mutable at::Tensor weight_copy, bias_copy;  ///< autocast copies
+  };
+  std::map<int, Folded> m_folded;  ///< by BatchNorm node index
+  std::vector<int> m_folds_into;   ///< per node: the BatchNorm it is folded into, or -1
 
   Shape m_input_shape;
   std::vector<Node> m_nodes;
