@@ -363,7 +363,7 @@ TEST_CASE("a model with its classifier runs the layers before it at other sizes"
   CHECK_THROWS_WITH(top->forward(x, {"fc1"}), Catch::Contains("layer 'fc1' needs this model's 224x224 input"));
 }
 
-TEST_CASE("a convolution folded into its BatchNorm computes the same function", "[models][batch_norm]") {
+TEST_CASE("folded padding, convolution and BatchNorm compute the same function", "[models][fold]") {
   using vizrun::models::Graph;
   auto build = [] {
     auto g = std::make_unique<Graph>(vizrun::models::Shape{3, 12, 12});
@@ -371,7 +371,10 @@ TEST_CASE("a convolution folded into its BatchNorm computes the same function", 
     x = g->batch_norm("bn1", x, 1.001e-5);
     x = g->activation("relu1", x, "relu");
     x = g->conv2d("conv2", x, 6, 3, 3, 2, "same", true);  // odd padding at stride 2
-    g->batch_norm("bn2", x, 1.001e-5);
+    x = g->batch_norm("bn2", x, 1.001e-5);
+    x = g->zero_pad("pad3", x, 1, 1, 1, 1);  // folds into conv3, which folds into bn3
+    x = g->conv2d("conv3", x, 5, 3, 3, 1, "valid", false);
+    g->batch_norm("bn3", x, 1.001e-5);
     torch::manual_seed(5);
     for (auto& p : g->params())
       p.tensor = p.keras_var == "moving_variance" ? torch::rand(p.shape) + 0.5 : torch::randn(p.shape);
@@ -382,15 +385,16 @@ TEST_CASE("a convolution folded into its BatchNorm computes the same function", 
   folded->finalize(at::kCPU, false, /*fold_batch_norm=*/true);
   const at::Tensor x = torch::randn({2, 3, 12, 12});
   at::Tensor xa = x.clone().requires_grad_(true), xb = x.clone().requires_grad_(true);
-  const at::Tensor ya = plain->forward(xa, {"bn2"}).at("bn2"), yb = folded->forward(xb, {"bn2"}).at("bn2");
+  const at::Tensor ya = plain->forward(xa, {"bn3"}).at("bn3"), yb = folded->forward(xb, {"bn3"}).at("bn3");
   CHECK(rel(ya, yb) < 1e-5);
   CHECK_FALSE(torch::equal(ya, yb));  // the folded kernels ran: rounding differs
   const at::Tensor ga = torch::autograd::grad({ya.pow(2).sum()}, {xa})[0];
   const at::Tensor gb = torch::autograd::grad({yb.pow(2).sum()}, {xb})[0];
   CHECK(rel(ga, gb) < 1e-4);
-  // A tapped convolution is computed as itself, and its BatchNorm then runs unfolded.
-  const auto both = folded->forward(x, {"conv1", "bn1"});
-  const auto reference = plain->forward(x, {"conv1", "bn1"});
+  // Tapped layers are computed as themselves, and what reads them then runs unfolded.
+  const auto both = folded->forward(x, {"conv1", "bn1", "pad3", "conv3"});
+  const auto reference = plain->forward(x, {"conv1", "bn1", "pad3", "conv3"});
   CHECK(torch::equal(both.at("conv1"), reference.at("conv1")));
   CHECK(torch::equal(both.at("bn1"), reference.at("bn1")));
+  for (const char* name : {"pad3", "conv3"}) CHECK(rel(both.at(name), reference.at(name)) < 1e-5);  // bn2 folded
 }

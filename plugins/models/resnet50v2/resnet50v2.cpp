@@ -27,7 +27,7 @@ const char* const kSchema = R"json({
     "input_width": {"type": "integer", "minimum": 32, "default": 224, "description": "Input width in pixels (exactly 224 with the top, at least 32 without)."},
     "preprocessing": {"type": "string", "enum": ["caffe", "tf", "torch", "divide_255", "none"], "default": "tf", "description": "How RGB pixels in [0, 255] become network input. Keras ResNet50V2 weights use tf (x / 127.5 - 1)."},
     "channels_last": {"type": "boolean", "default": false, "description": "Keep convolution kernels and the input in the NHWC memory layout on CPU. Results equal NCHW up to float rounding. Off by default: an input already in channels-last (filter_ascent's default) selects the NHWC kernels anyway. Layer outputs handed to techniques are always standard NCHW tensors."},
-    "fold_batch_norm": {"type": "boolean", "default": true, "description": "Run each convolution that feeds only a BatchNorm as one convolution with the BatchNorm folded into its kernels and bias (inference BatchNorm is affine per channel): the same function up to float rounding, without the BatchNorm's pass over the activation forward and backward. Both layers stay tappable."}
+    "fold_layers": {"type": "boolean", "default": true, "description": "Run a convolution that feeds only a BatchNorm as one convolution with the BatchNorm folded into its kernels and bias (inference BatchNorm is affine per channel), and a ZeroPadding2D that feeds only a convolution as that convolution's own padding: the same function up to float rounding, without those layers' passes over the activation forward and backward. Every layer stays tappable."}
   }
 })json";
 
@@ -39,7 +39,7 @@ struct Variant {
   InputSpec input;
   std::string preprocessing;
   bool channels_last;
-  bool fold_batch_norm;
+  bool fold_layers;
 };
 
 Variant read_options(const CreateArgs& args) {
@@ -47,7 +47,7 @@ Variant read_options(const CreateArgs& args) {
   Variant v;
   v.top = o.get("include_top", true).as_bool();
   v.channels_last = o.get("channels_last", false).as_bool();
-  v.fold_batch_norm = o.get("fold_batch_norm", true).as_bool();
+  v.fold_layers = o.get("fold_layers", true).as_bool();
   v.pooling = o.get("pooling", "none").as_string();
   v.preprocessing = o.get("preprocessing", "tf").as_string();
   if (v.top && v.pooling != "none")
@@ -118,7 +118,7 @@ BackendDescription describe(const Variant& v) {
   BackendDescription d;
   d.preprocessing = v.preprocessing;
   d.channels_last = v.channels_last;
-  d.fold_batch_norm = v.fold_batch_norm;
+  d.fold_layers = v.fold_layers;
   d.input = v.input;
   d.last_conv_layer = "post_relu";
   if (v.top) {

@@ -93,7 +93,7 @@ GraphBackend::GraphBackend(std::unique_ptr<Graph> graph, BackendDescription desc
     args.host->log(LogLevel::warning, plan.model + ": precision '" + args.precision +
                                           "' is not supported by this backend; computing in fp32");
   m_weights = load_weights(*m_graph, args.weights, args.host, args.seed, plan);
-  m_graph->finalize(m_device, m_desc.channels_last && m_device.is_cpu(), m_desc.fold_batch_norm);
+  m_graph->finalize(m_device, m_desc.channels_last && m_device.is_cpu(), m_desc.fold_layers);
 }
 
 std::vector<LayerInfo> GraphBackend::layers() const { return m_graph->layers(); }

@@ -382,7 +382,7 @@ const at::Tensor& Graph::compute_param(int index) const {
   return for_autocast(p.tensor, p.autocast_copy);
 }
 
-void Graph::finalize(const c10::Device& device, bool channels_last, bool fold_batch_norm) {
+void Graph::finalize(const c10::Device& device, bool channels_last, bool fold_layers) {
   m_channels_last = channels_last;
   for (auto& p : m_params) {
     p.autocast_copy = at::Tensor();
@@ -391,11 +391,20 @@ void Graph::finalize(const c10::Device& device, bool channels_last, bool fold_ba
   }
   m_folded.clear();
   m_folds_into.assign(m_nodes.size(), -1);
-  if (!fold_batch_norm) return;
+  if (!fold_layers) return;
   std::vector<int> readers(m_nodes.size(), 0);
   for (const auto& n : m_nodes)
     for (int j : n.inputs)
       if (j >= 0) ++readers[j];
+  for (std::size_t c = 0; c < m_nodes.size(); ++c) {
+    const Node& conv = m_nodes[c];
+    if (conv.kind != OpKind::conv2d || conv.attrs.padding != "valid" || conv.inputs[0] < 0) continue;
+    const Node& pad = m_nodes[conv.inputs[0]];
+    const OpAttrs& p = pad.attrs;
+    if (pad.kind == OpKind::zero_pad && readers[conv.inputs[0]] == 1 && p.pad_top == p.pad_bottom &&
+        p.pad_left == p.pad_right)
+      m_folds_into[conv.inputs[0]] = static_cast<int>(c);
+  }
   for (std::size_t b = 0; b < m_nodes.size(); ++b) {
     const Node& bn = m_nodes[b];
     if (bn.kind != OpKind::batch_norm || bn.inputs.size() != 1 || bn.inputs[0] < 0) continue;
@@ -417,9 +426,10 @@ void Graph::finalize(const c10::Device& device, bool channels_last, bool fold_ba
   }
 }
 
-at::Tensor Graph::run_conv(const Node& n, at::Tensor x, const at::Tensor& weight, const at::Tensor& bias) {
+at::Tensor Graph::run_conv(const Node& n, at::Tensor x, const at::Tensor& weight, const at::Tensor& bias,
+                           std::int64_t pad_h, std::int64_t pad_w) {
   const OpAttrs& a = n.attrs;
-  std::int64_t ph = 0, pw = 0;
+  std::int64_t ph = pad_h, pw = pad_w;
   if (a.padding == "same") {
     auto [t, b] = same_pads(x.size(2), a.kernel_h, a.stride_h);
     auto [l, r] = same_pads(x.size(3), a.kernel_w, a.stride_w);
@@ -459,7 +469,7 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
       for (int j : m_nodes[i].inputs)
         if (j >= 0) ++uses[j];
 
-  // A folded convolution is computed by its BatchNorm, unless it is tapped itself.
+  // A folded layer is computed by the one that reads it, unless it is tapped itself.
   std::vector<char> deferred(last + 1, 0);
   for (int i = 0; i <= last; ++i) {
     const int b = i < static_cast<int>(m_folds_into.size()) ? m_folds_into[i] : -1;
@@ -471,6 +481,16 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
   };
   std::vector<at::Tensor> values(last + 1);
   const at::Tensor x_in = m_channels_last ? input.contiguous(at::MemoryFormat::ChannelsLast) : input;
+  // The tensor convolution `conv` reads, and the padding of a folded zero_pad before it.
+  auto conv_input = [&](const Node& conv, std::vector<at::Tensor>& values) {
+    const int j = conv.inputs[0];
+    if (j < 0) return std::make_tuple(x_in, std::int64_t{0}, std::int64_t{0});
+    if (!deferred[j]) return std::make_tuple(values[j], std::int64_t{0}, std::int64_t{0});
+    const Node& pad = m_nodes[j];
+    at::Tensor x = pad.inputs[0] < 0 ? x_in : values[pad.inputs[0]];
+    release_inputs(pad, values);
+    return std::make_tuple(x, pad.attrs.pad_top, pad.attrs.pad_left);
+  };
   for (int i = 0; i <= last; ++i) {
     if (!needed[i] || deferred[i]) continue;
     const Node& n = m_nodes[i];
@@ -484,9 +504,11 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
     at::Tensor x = in(0);
     at::Tensor y;
     switch (n.kind) {
-      case OpKind::conv2d:
-        y = run_conv(n, x, compute_param_of(0), a.use_bias ? compute_param_of(1) : at::Tensor());
+      case OpKind::conv2d: {
+        auto [input, ph, pw] = conv_input(n, values);
+        y = run_conv(n, input, compute_param_of(0), a.use_bias ? compute_param_of(1) : at::Tensor(), ph, pw);
         break;
+      }
       case OpKind::dense: {
         at::Tensor bias = a.use_bias ? compute_param_of(1) : at::Tensor();
         y = apply_activation(torch::linear(x, compute_param_of(0), bias), a.activation);
@@ -524,8 +546,8 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
         if (deferred[n.inputs[0]]) {
           const Folded& f = m_folded.at(i);
           const Node& conv = m_nodes[f.conv];
-          y = run_conv(conv, conv.inputs[0] < 0 ? x_in : values[conv.inputs[0]],
-                       for_autocast(f.weight, f.weight_copy), for_autocast(f.bias, f.bias_copy));
+          auto [input, ph, pw] = conv_input(conv, values);
+          y = run_conv(conv, input, for_autocast(f.weight, f.weight_copy), for_autocast(f.bias, f.bias_copy), ph, pw);
           release_inputs(conv, values);
           break;
         }

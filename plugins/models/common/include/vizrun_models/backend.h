@@ -27,7 +27,7 @@ struct BackendDescription {
   std::string last_conv_layer;
   std::vector<std::string> class_names;
   bool channels_last = true;  ///< NHWC memory layout for convolutions on CPU
-  bool fold_batch_norm = true;  ///< conv + BatchNorm pairs run as one convolution (Graph::finalize)
+  bool fold_layers = true;  ///< padding+conv and conv+BatchNorm run as one convolution (Graph::finalize)
 };
 
 class GraphBackend : public ModelBackend {

@@ -136,10 +136,12 @@ class Graph {
   /// Moves every parameter to `device`, disables gradients (all tensors become leaves).
   /// With `channels_last`, conv kernels and the input use the NHWC memory layout
   /// (still NCHW-indexed tensors), which oneDNN convolutions prefer on CPU. With
-  /// `fold_batch_norm`, a convolution read only by an inference BatchNorm runs as one
-  /// convolution with the BatchNorm folded into its kernels and bias (same function up
-  /// to float rounding; both layers stay tappable, a tapped convolution is not folded).
-  void finalize(const c10::Device& device, bool channels_last = false, bool fold_batch_norm = false);
+  /// `fold_layers`, a convolution read only by an inference BatchNorm runs as one
+  /// convolution with the BatchNorm folded into its kernels and bias, and a symmetric
+  /// zero padding read only by a "valid" convolution becomes that convolution's own
+  /// padding (the same function up to float rounding; every layer stays tappable, and a
+  /// tapped layer is computed as itself).
+  void finalize(const c10::Device& device, bool channels_last = false, bool fold_layers = false);
   bool channels_last() const { return m_channels_last; }
 
  private:
@@ -153,7 +155,9 @@ class Graph {
   /// `tensor` itself, or under autocast its low-precision copy kept in `copy`.
   static const at::Tensor& for_autocast(const at::Tensor& tensor, at::Tensor& copy);
   /// Convolution node `n` on `x` with the given kernel and bias: padding and activation.
-  static at::Tensor run_conv(const Node& n, at::Tensor x, const at::Tensor& weight, const at::Tensor& bias);
+  /// `pad_h`/`pad_w`: a folded zero padding in front of a "valid" convolution.
+  static at::Tensor run_conv(const Node& n, at::Tensor x, const at::Tensor& weight, const at::Tensor& bias,
+                             std::int64_t pad_h = 0, std::int64_t pad_w = 0);
 
   /// A convolution folded into the BatchNorm that alone reads it.
   struct Folded {
@@ -162,7 +166,7 @@ class Graph {
     mutable at::Tensor weight_copy, bias_copy;  ///< autocast copies
   };
   std::map<int, Folded> m_folded;  ///< by BatchNorm node index
-  std::vector<int> m_folds_into;   ///< per node: the BatchNorm it is folded into, or -1
+  std::vector<int> m_folds_into;   ///< per node: the node it is folded into, or -1
 
   Shape m_input_shape;
   std::vector<Node> m_nodes;
