@@ -13,30 +13,11 @@ namespace vizrun::models {
 
 namespace {
 
-/// TensorFlow's "same" rule, as the graph pads: the extra pixel goes at the end.
-std::pair<std::int64_t, std::int64_t> same_pads(std::int64_t in, std::int64_t k, std::int64_t s) {
-  const std::int64_t out = (in + s - 1) / s;
-  const std::int64_t total = std::max<std::int64_t>((out - 1) * s + k - in, 0);
-  return {total / 2, total - total / 2};
-}
-
 /// Element-wise activations only (softmax mixes channels: such layers take the gathered path).
 bool elementwise(const Activation& a) {
   for (const char* name : {"", "linear", "relu", "sigmoid", "tanh", "elu", "selu", "softplus", "swish", "silu", "gelu"})
     if (a == name) return true;
   return false;
-}
-
-at::Tensor activate(const at::Tensor& x, const Activation& a) {
-  if (a == "relu") return at::relu(x);
-  if (a == "sigmoid") return at::sigmoid(x);
-  if (a == "tanh") return at::tanh(x);
-  if (a == "elu") return at::elu(x);
-  if (a == "selu") return at::selu(x);
-  if (a == "softplus") return at::softplus(x);
-  if (a == "swish" || a == "silu") return at::silu(x);
-  if (a == "gelu") return at::gelu(x);
-  return x;
 }
 
 }  // namespace
@@ -76,21 +57,10 @@ at::Tensor GraphBackend::forward_channels(const at::Tensor& input, const std::st
   if (channels_last) weight = weight.contiguous(at::MemoryFormat::ChannelsLast);
   at::Tensor bias = a.use_bias ? m_graph->params()[static_cast<std::size_t>(node.params[1])].tensor.index_select(0, picked)
                                : at::Tensor();
-  std::int64_t ph = 0, pw = 0;
-  if (a.padding == "same") {
-    const auto [t, b] = same_pads(x.size(2), a.kernel_h, a.stride_h);
-    const auto [l, r] = same_pads(x.size(3), a.kernel_w, a.stride_w);
-    if (t == b && l == r) {
-      ph = t;
-      pw = l;
-    } else {
-      x = at::constant_pad_nd(x, {l, r, t, b}, 0.0);
-    }
-  }
   // {N, N, H, W}: picture i through filter channels[j]; picture b keeps entry (b, b).
-  const at::Tensor all = at::conv2d(x, weight, bias, {a.stride_h, a.stride_w}, {ph, pw});
+  const at::Tensor all = Graph::convolve(node, x, weight, bias);
   const at::Tensor mine = all.diagonal(0, 0, 1).permute({2, 0, 1}).unsqueeze(1);
-  return activate(mine, a.activation);
+  return Graph::activate(mine, a.activation);
 }
 
 }  // namespace vizrun::models

@@ -426,7 +426,11 @@ void Graph::finalize(const c10::Device& device, bool channels_last, bool fold_la
   }
 }
 
-at::Tensor Graph::run_conv(const Node& n, at::Tensor x, const at::Tensor& weight, const at::Tensor& bias,
+at::Tensor Graph::activate(const at::Tensor& x, const Activation& activation) {
+  return apply_activation(x, activation);
+}
+
+at::Tensor Graph::convolve(const Node& n, at::Tensor x, const at::Tensor& weight, const at::Tensor& bias,
                            std::int64_t pad_h, std::int64_t pad_w) {
   const OpAttrs& a = n.attrs;
   std::int64_t ph = pad_h, pw = pad_w;
@@ -440,7 +444,7 @@ at::Tensor Graph::run_conv(const Node& n, at::Tensor x, const at::Tensor& weight
       x = torch::constant_pad_nd(x, {l, r, t, b}, 0.0);
     }
   }
-  return apply_activation(torch::conv2d(x, weight, bias, {a.stride_h, a.stride_w}, {ph, pw}), a.activation);
+  return torch::conv2d(x, weight, bias, {a.stride_h, a.stride_w}, {ph, pw});
 }
 
 Activations Graph::forward(const at::Tensor& input, const std::vector<std::string>& taps,
@@ -506,7 +510,8 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
     switch (n.kind) {
       case OpKind::conv2d: {
         auto [input, ph, pw] = conv_input(n, values);
-        y = run_conv(n, input, compute_param_of(0), a.use_bias ? compute_param_of(1) : at::Tensor(), ph, pw);
+        y = convolve(n, input, compute_param_of(0), a.use_bias ? compute_param_of(1) : at::Tensor(), ph, pw);
+        y = apply_activation(y, a.activation);
         break;
       }
       case OpKind::dense: {
@@ -547,7 +552,7 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
           const Folded& f = m_folded.at(i);
           const Node& conv = m_nodes[f.conv];
           auto [input, ph, pw] = conv_input(conv, values);
-          y = run_conv(conv, input, for_autocast(f.weight, f.weight_copy), for_autocast(f.bias, f.bias_copy), ph, pw);
+          y = convolve(conv, input, for_autocast(f.weight, f.weight_copy), for_autocast(f.bias, f.bias_copy), ph, pw);
           release_inputs(conv, values);
           break;
         }

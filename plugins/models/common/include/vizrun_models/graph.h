@@ -142,6 +142,14 @@ class Graph {
   /// padding (the same function up to float rounding; every layer stays tappable, and a
   /// tapped layer is computed as itself).
   void finalize(const c10::Device& device, bool channels_last = false, bool fold_layers = false);
+
+  /// Convolution node `n` applied to `x` with the given kernel and bias, with its
+  /// padding rule ("same" as TensorFlow pads) but without its activation. `pad_h`/`pad_w`:
+  /// a folded zero padding in front of a "valid" convolution.
+  static at::Tensor convolve(const Node& n, at::Tensor x, const at::Tensor& weight, const at::Tensor& bias,
+                             std::int64_t pad_h = 0, std::int64_t pad_w = 0);
+  /// A Keras activation by name (throws vizrun::Error for an unknown one).
+  static at::Tensor activate(const at::Tensor& x, const Activation& activation);
   bool channels_last() const { return m_channels_last; }
 
  private:
@@ -155,9 +163,6 @@ class Graph {
   /// `tensor` itself, or under autocast its low-precision copy kept in `copy`.
   static const at::Tensor& for_autocast(const at::Tensor& tensor, at::Tensor& copy);
   /// Convolution node `n` on `x` with the given kernel and bias: padding and activation.
-  /// `pad_h`/`pad_w`: a folded zero padding in front of a "valid" convolution.
-  static at::Tensor run_conv(const Node& n, at::Tensor x, const at::Tensor& weight, const at::Tensor& bias,
-                             std::int64_t pad_h = 0, std::int64_t pad_w = 0);
 
   /// A convolution folded into the BatchNorm that alone reads it.
   struct Folded {
