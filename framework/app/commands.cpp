@@ -73,7 +73,12 @@ std::unique_ptr<PluginRegistry> make_registry(const ConfigTree& tree, const Comm
   if (is_sweep_folder(o.config)) {
     for (const auto& p : recorded_plugin_paths(o.config)) extra.push_back(p);
   }
-  return std::make_unique<PluginRegistry>(PluginRegistry::default_directories(extra));
+  auto registry = std::make_unique<PluginRegistry>(PluginRegistry::default_directories(extra));
+  // A damaged file (truncated, garbage) is skipped; say so, as `plugins` does.
+  for (const auto& r : registry->rejected()) {
+    if (r.damaged && !o.quiet) std::fprintf(stderr, "vizrun: warning: skipped %s\n", r.reason.c_str());
+  }
+  return registry;
 }
 
 struct Prepared {

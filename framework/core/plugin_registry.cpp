@@ -38,6 +38,7 @@ std::string plugin_stem(const fs::path& file) {
 
 std::string text_or(const char* s, const char* fallback = "") { return s ? s : fallback; }
 
+
 struct Loaded {
   PluginDescriptor descriptor;
   Library library;
@@ -49,6 +50,9 @@ struct Loaded {
 /// build fingerprint, kind, name.
 Loaded load_checked(const std::string& file) {
   Loaded loaded;
+  if (const std::string damage = check_plugin_file(file); !damage.empty()) {
+    throw DamagedPlugin(file + ": not a loadable plugin (" + damage + ")");
+  }
   try {
     loaded.library = std::make_shared<boost::dll::shared_library>(
         file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
@@ -167,6 +171,8 @@ PluginRegistry::PluginRegistry(std::vector<std::string> directories) : m_impl(st
         }
         m_impl->descriptors.push_back(l.descriptor);
         m_impl->loaded.push_back(std::move(l));
+      } catch (const DamagedPlugin& e) {
+        m_impl->rejected.push_back({file, e.what(), true});
       } catch (const Error& e) {
         m_impl->rejected.push_back({file, e.what()});
       }

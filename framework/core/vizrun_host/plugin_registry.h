@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "vizrun/error.h"
 #include "vizrun/plugin.h"
+#include "vizrun_host/plugin_file.h"
 
 namespace vizrun::host {
 
@@ -29,6 +31,13 @@ struct PluginDescriptor {
 struct RejectedPlugin {
   std::string file;
   std::string reason;
+  bool damaged = false;  ///< not a loadable ELF file of this machine (truncated, garbage): never handed to dlopen
+};
+
+/// Thrown for a file that fails check_plugin_file (plugin_file.h).
+class DamagedPlugin : public Error {
+ public:
+  using Error::Error;
 };
 
 class PluginRegistry {

@@ -1,0 +1,7 @@
+# Hostile-input tests of plugin isolation (issue 13): damaged plugin files.
+add_executable(hostile_isolation_tests
+  ${CMAKE_CURRENT_LIST_DIR}/isolation_util.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/plugin_file_test.cpp)
+target_link_libraries(hostile_isolation_tests PRIVATE vizrun_test_support)
+add_dependencies(hostile_isolation_tests test_plugins vizrun)
+catch_discover_tests(hostile_isolation_tests TEST_PREFIX "hostile: " PROPERTIES TIMEOUT 300)
