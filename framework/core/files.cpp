@@ -59,10 +59,14 @@ class Sha256 {
 
 void write_file_atomic(const std::string& path, std::string_view bytes) {
   fs::path target(path);
-  if (target.has_parent_path()) fs::create_directories(target.parent_path());
+  if (target.has_parent_path()) {
+    std::error_code ec;
+    fs::create_directories(target.parent_path(), ec);
+    if (ec) throw WriteError("cannot create folder " + target.parent_path().string() + ": " + ec.message());
+  }
   const std::string tmp = temp_name_for(target);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error("cannot create " + tmp + ": " + errno_text());
+  if (fd < 0) throw WriteError("cannot create " + tmp + ": " + errno_text());
   const char* p = bytes.data();
   std::size_t left = bytes.size();
   while (left > 0) {
@@ -72,7 +76,7 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
       std::string why = errno_text();
       ::close(fd);
       ::unlink(tmp.c_str());
-      throw Error("cannot write " + path + ": " + why);
+      throw WriteError("cannot write " + path + ": " + why);
     }
     p += n;
     left -= static_cast<std::size_t>(n);
@@ -81,12 +85,12 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     std::string why = errno_text();
     ::unlink(tmp.c_str());
-    throw Error("cannot write " + path + ": " + why);
+    throw WriteError("cannot write " + path + ": " + why);
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     std::string why = errno_text();
     ::unlink(tmp.c_str());
-    throw Error("cannot rename " + tmp + " to " + path + ": " + why);
+    throw WriteError("cannot rename " + tmp + " to " + path + ": " + why);
   }
 }
 

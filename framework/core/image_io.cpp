@@ -1,5 +1,6 @@
 #include "vizrun_host/image_io.h"
 
+#include <OpenImageIO/filesystem.h>
 #include <OpenImageIO/imageio.h>
 #include <torch/types.h>
 
@@ -43,18 +44,18 @@ void write_png(const std::string& path, const at::Tensor& hwc_uint8) {
   if (c != 1 && c != 3 && c != 4) throw Error("cannot write " + path + ": images need 1, 3 or 4 channels");
   img = img.to(torch::kCPU).contiguous();
 
-  std::filesystem::path target(path);
-  std::filesystem::create_directories(target.parent_path());
-  // The temporary keeps the .png extension so OpenImageIO picks the PNG writer.
-  const std::string tmp = (target.parent_path() / ("." + target.stem().string() + ".partial.png")).string();
+  // Encoded in memory, then written like every other file (temp, fsync, rename): a
+  // full disk is a clean error, never a truncated picture under the final name.
   OIIO::ImageSpec spec(static_cast<int>(img.size(1)), static_cast<int>(img.size(0)), c, OIIO::TypeDesc::UINT8);
-  auto out = OIIO::ImageOutput::create(tmp);
-  if (!out || !out->open(tmp, spec) || !out->write_image(OIIO::TypeDesc::UINT8, img.data_ptr()) || !out->close()) {
-    std::string why = out ? out->geterror() : OIIO::geterror();
-    std::filesystem::remove(tmp);
-    throw Error("cannot write " + path + ": " + why);
+  std::vector<unsigned char> png;
+  OIIO::Filesystem::IOVecOutput memory(png);
+  auto out = OIIO::ImageOutput::create("png", &memory);
+  if (!out || !out->supports("ioproxy")) throw Error("cannot write " + path + ": no in-memory PNG encoder in OpenImageIO");
+  out->set_ioproxy(&memory);
+  if (!out->open(path, spec) || !out->write_image(OIIO::TypeDesc::UINT8, img.data_ptr()) || !out->close()) {
+    throw Error("cannot write " + path + ": " + out->geterror());
   }
-  std::filesystem::rename(tmp, target);
+  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
 }
 
 std::string encode_npy(const at::Tensor& values) {

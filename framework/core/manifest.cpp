@@ -1,5 +1,10 @@
 #include "vizrun_host/manifest.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+
 #include "vizrun_host/files.h"
 
 namespace vizrun::host {
@@ -14,18 +19,56 @@ nlohmann::json Manifest::snapshot() const {
 
 void Manifest::save() {
   std::lock_guard<std::mutex> lock(m_mutex);
-  save_locked();
+  save_locked(true);
 }
 
 void Manifest::save_soon() {
   std::lock_guard<std::mutex> lock(m_mutex);
   const auto now = std::chrono::steady_clock::now();
-  if (std::chrono::duration<double>(now - m_last_save).count() >= m_interval) save_locked();
+  if (std::chrono::duration<double>(now - m_last_save).count() >= m_interval) save_locked(false);
 }
 
-void Manifest::save_locked() {
-  write_file_atomic(m_path, m_data.dump(2) + "\n");
+void Manifest::save_locked(bool may_use_reserve) {
+  const std::string text = m_data.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  try {
+    write_file_atomic(m_path, text);
+  } catch (const Error&) {
+    if (m_reserve.empty() || !may_use_reserve) throw;
+    // Most likely the disk is full: give back the reserve and try once more.
+    release_reserve_locked();
+    write_file_atomic(m_path, text);
+  }
   m_last_save = std::chrono::steady_clock::now();
+}
+
+std::string Manifest::reserve_file(const std::string& manifest_path) {
+  const std::filesystem::path p(manifest_path);
+  return (p.parent_path() / ("." + p.filename().string() + ".reserve")).string();
+}
+
+void Manifest::reserve_space(std::size_t bytes) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  const std::string path = reserve_file(m_path);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  const int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+  ::close(fd);
+  if (rc != 0) {
+    ::unlink(path.c_str());
+    return;
+  }
+  m_reserve = path;
+}
+
+void Manifest::release_reserve() {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  release_reserve_locked();
+}
+
+void Manifest::release_reserve_locked() {
+  if (m_reserve.empty()) return;
+  ::unlink(m_reserve.c_str());
+  m_reserve.clear();
 }
 
 }  // namespace vizrun::host

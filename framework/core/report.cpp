@@ -20,7 +20,7 @@ h2 { margin: 32px 0 8px; font-size: 21px; border-bottom: 1px solid #333; padding
 h3 { margin: 20px 0 8px; font-size: 16px; color: var(--accent); }
 main { padding: 0 32px 48px; }
 .status { display: inline-block; padding: 1px 10px; border-radius: 10px; font-weight: 600; font-size: 13px; }
-.complete { background: #1f5f36; } .failed { background: #7a2323; } .running, .interrupted { background: #6b5a16; }
+.complete { background: #1f5f36; } .failed, .crashed { background: #7a2323; } .running, .interrupted { background: #6b5a16; }
 table.facts { border-collapse: collapse; margin: 8px 0; font-size: 14px; }
 table.facts td, table.facts th { padding: 3px 12px 3px 0; text-align: left; vertical-align: top; }
 table.facts th { color: var(--muted); font-weight: 500; }

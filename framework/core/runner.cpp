@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cxxabi.h>
 #include <torch/torch.h>
 
 #include <atomic>
@@ -25,6 +26,7 @@
 #include "vizrun_host/manifest.h"
 #include "vizrun_host/progress.h"
 #include "vizrun_host/report.h"
+#include "vizrun_host/supervisor.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -33,8 +35,28 @@ namespace vizrun::host {
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<int> g_forward_pid{0};  // a supervised worker, while one runs
+static_assert(std::atomic<int>::is_always_lock_free && std::atomic<bool>::is_always_lock_free,
+              "used from a signal handler");
 
-extern "C" void on_stop_signal(int) { g_stop.store(true); }
+extern "C" void on_stop_signal(int signal_number) {
+  g_stop.store(true);
+  if (const int pid = g_forward_pid.load(); pid > 0) ::kill(pid, signal_number);
+}
+
+/// The message for an exception that is not a std::exception (thrown by plugin code).
+std::string foreign_exception(const std::string& who) {
+  const std::type_info* type = abi::__cxa_current_exception_type();
+  std::string name = type ? type->name() : "unknown";
+  int status = 0;
+  if (type) {
+    if (char* readable = abi::__cxa_demangle(type->name(), nullptr, nullptr, &status)) {
+      if (status == 0) name = readable;
+      std::free(readable);
+    }
+  }
+  return who + " threw an exception of type '" + name + "', which is not a std::exception";
+}
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) {
@@ -140,6 +162,7 @@ class RunHost final : public Host {
   std::string cache_dir() const override { return m_cache; }
   void log(LogLevel level, const std::string& message) const override { m_logger.write(level, message); }
   void progress(const std::string& stage, std::size_t done, std::size_t total) const override {
+    worker::set_stage(stage);
     m_progress.update(stage, done, total);
   }
   void check_stop() const override {
@@ -169,27 +192,30 @@ class RunHost final : public Host {
 /// technique's folder under sanitised names and are listed in the manifest.
 class TechniqueOutput final : public Output {
  public:
+  /// `write_error` is set when writing to the run folder fails, whatever the
+  /// plugin then does with the exception.
   TechniqueOutput(std::string run_dir, std::string technique_id, std::size_t index, Manifest& manifest,
-                  const RunHost& host)
+                  const RunHost& host, std::string& write_error)
       : m_run_dir(std::move(run_dir)), m_id(std::move(technique_id)), m_index(index), m_manifest(manifest),
-        m_host(host) {}
+        m_host(host), m_write_error(write_error) {}
 
   void image(const std::string& name, const at::Tensor& hwc_uint8, const Dict& meta) override {
     const std::string relative = claim(name, ".png");
-    write_png(m_run_dir + "/" + relative, hwc_uint8);
+    writing([&] { write_png(m_run_dir + "/" + relative, hwc_uint8); });
     record_file(relative, "image", meta);
   }
 
   void array(const std::string& name, const at::Tensor& values, const Dict& meta) override {
     const std::string relative = claim(name, ".npy");
-    write_file_atomic(m_run_dir + "/" + relative, encode_npy(values));
+    const std::string bytes = encode_npy(values);
+    writing([&] { write_file_atomic(m_run_dir + "/" + relative, bytes); });
     record_file(relative, "array", meta);
   }
 
   void record(const std::string& key, const Value& value) override {
     m_host.check_stop();
     m_manifest.edit([&](json& m) { m["techniques"][m_index]["records"][key] = to_json(value); });
-    m_manifest.save_soon();
+    writing([&] { m_manifest.save_soon(); });
   }
 
   std::size_t files_written() const { return m_names.size(); }
@@ -204,13 +230,23 @@ class TechniqueOutput final : public Output {
     return relative;
   }
 
+  template <class F>
+  void writing(F&& write) {
+    try {
+      write();
+    } catch (const WriteError& e) {
+      if (m_write_error.empty()) m_write_error = e.what();
+      throw;
+    }
+  }
+
   void record_file(const std::string& relative, const char* kind, const Dict& meta) {
     const std::string digest = sha256_file(m_run_dir + "/" + relative);
     m_manifest.edit([&](json& m) {
       m["techniques"][m_index]["outputs"].push_back(
           {{"path", relative}, {"kind", kind}, {"sha256", digest}, {"meta", to_json(Value(meta))}});
     });
-    m_manifest.save_soon();
+    writing([&] { m_manifest.save_soon(); });
   }
 
   std::string m_run_dir;
@@ -218,6 +254,7 @@ class TechniqueOutput final : public Output {
   std::size_t m_index;
   Manifest& m_manifest;
   const RunHost& m_host;
+  std::string& m_write_error;
   std::set<std::string> m_names;
 };
 
@@ -296,6 +333,8 @@ std::string resolve_device(const std::string& requested) {
   return cuda ? "cuda" : "cpu";
 }
 
+void forward_stop_signals_to(int pid) { g_forward_pid.store(pid); }
+
 void install_stop_handlers() {
   struct sigaction action{};
   action.sa_handler = on_stop_signal;
@@ -308,9 +347,18 @@ void request_stop() { g_stop.store(true); }
 void reset_stop() { g_stop.store(false); }
 
 RunResult run_experiment(const Experiment& e, const PluginRegistry& registry, const RunSettings& settings) {
+  const char* in_process = std::getenv("VIZRUN_IN_PROCESS");
+  if (!settings.supervised || (in_process && std::string(in_process) == "1")) {
+    return run_experiment_in_process(e, registry, settings);
+  }
+  return run_supervised(e, registry, settings);
+}
+
+RunResult run_experiment_in_process(const Experiment& e, const PluginRegistry& registry, const RunSettings& settings) {
   const std::string device = resolve_device(e.device);
   const int threads = e.threads > 0 ? e.threads : usable_cores();
   const std::string run_dir = make_run_dir(e, settings);
+  worker::set_run_dir(run_dir);
 
   ProgressReporter progress(ProgressReporter::mode_for(stderr, settings.quiet));
   Logger logger(progress, settings.quiet, settings.verbose);
@@ -319,6 +367,8 @@ RunResult run_experiment(const Experiment& e, const PluginRegistry& registry, co
   manifest.edit([&](json& m) { m = initial_manifest(e, settings, device, threads); });
   write_file_atomic(run_dir + "/config.yaml", to_yaml(e.tree.root));
   manifest.save();
+  // Room to record the end of a run that fills the disk.
+  manifest.reserve_space(std::size_t{1} << 20);
   logger.write(LogLevel::info, "run folder " + run_dir);
 
   // Same config, weights, device and thread count: bit-identical outputs.
@@ -326,9 +376,16 @@ RunResult run_experiment(const Experiment& e, const PluginRegistry& registry, co
   at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
   RunHost host(e.tree.base_dir, logger, progress, manifest);
 
+  std::shared_ptr<ModelBackend> model;
   RunResult result{run_dir, "complete", 0};
   auto finish = [&](const std::string& status, const std::string& error) {
     progress.finish();
+    if (model) {
+      // The model's code runs one last time here, while the run is still "running".
+      worker::set_activity("model", e.model.plugin, "", "unloading");
+      model.reset();
+      worker::set_activity("", "", "", "finishing");
+    }
     result.status = status;
     result.exit_code = status == "complete" ? 0 : 1;
     manifest.edit([&](json& m) {
@@ -337,6 +394,7 @@ RunResult run_experiment(const Experiment& e, const PluginRegistry& registry, co
       m["finished_utc"] = utc_timestamp_iso();
     });
     manifest.save();
+    manifest.release_reserve();
     try {
       write_file_atomic(run_dir + "/index.html", render_run_report(manifest.snapshot()));
     } catch (const std::exception& ex) {
@@ -346,12 +404,13 @@ RunResult run_experiment(const Experiment& e, const PluginRegistry& registry, co
     return result;
   };
 
-  std::shared_ptr<ModelBackend> model;
   const auto model_start = Clock::now();
+  const std::string model_who = "model plugin '" + e.model.plugin + "'";
   try {
     torch::manual_seed(e.seed);
     CreateArgs args{to_value(e.model.options), &host, c10::Device(device), e.precision, e.seed, e.weights};
     progress.set_task("model " + e.model.plugin);
+    worker::set_activity("model", e.model.plugin, "", "loading");
     model = registry.create_model(e.model.plugin, args);
     const WeightsInfo w = model->weights_info();
     const json plugin = plugin_entry(registry.find(e.model.plugin, "model"));
@@ -369,6 +428,12 @@ RunResult run_experiment(const Experiment& e, const PluginRegistry& registry, co
   } catch (const std::exception& ex) {
     logger.error(ex.what());
     return finish("failed", std::string("model: ") + ex.what());
+  } catch (abi::__forced_unwind&) {
+    throw;
+  } catch (...) {
+    const std::string error = foreign_exception(model_who);
+    logger.error(error);
+    return finish("failed", "model: " + error);
   }
 
   std::vector<std::string> failures;
@@ -379,16 +444,23 @@ RunResult run_experiment(const Experiment& e, const PluginRegistry& registry, co
                                  {"options", use.options}, {"outputs", json::array()}, {"records", json::object()}});
       m["plugins"].push_back(plugin_entry(registry.find(use.plugin, "technique")));
     });
+    // Saved before the plugin's code runs: a crash report can name it.
     manifest.save();
+    worker::set_activity("technique", use.plugin, use.id, "starting");
     progress.set_task(use.id);
     const auto start = Clock::now();
     std::string status = "complete", error;
+    std::string write_error;
+    const std::string who = "technique plugin '" + use.plugin + "'";
     try {
       torch::manual_seed(e.seed);
       CreateArgs args{to_value(use.options), &host, c10::Device(device), e.precision, e.seed, ""};
       std::shared_ptr<Technique> technique = registry.create_technique(use.plugin, args);
-      TechniqueOutput output(run_dir, use.id, i, manifest, host);
+      TechniqueOutput output(run_dir, use.id, i, manifest, host, write_error);
+      worker::set_stage("running");
       technique->run(*model, output);
+      worker::set_stage("unloading");
+      technique.reset();
       logger.write(LogLevel::info, use.id + ": " + std::to_string(output.files_written()) + " files in " +
                                        ProgressReporter::format_duration(seconds_since(start)));
     } catch (const Interrupted&) {
@@ -396,9 +468,21 @@ RunResult run_experiment(const Experiment& e, const PluginRegistry& registry, co
     } catch (const std::exception& ex) {
       status = "failed";
       error = ex.what();
+    } catch (abi::__forced_unwind&) {
+      throw;
+    } catch (...) {
+      status = "failed";
+      error = foreign_exception(who);
+    }
+    if (!write_error.empty() && status == "complete") {
+      status = "failed";
+      error = who + " went on after an output could not be written: " + write_error;
+    }
+    if (status == "failed") {
       logger.error(use.id + ": " + error);
       failures.push_back(use.id + ": " + error);
     }
+    worker::set_activity("", "", "", "recording " + use.id);
     progress.finish();
     manifest.edit([&](json& m) {
       json& t = m["techniques"][i];
@@ -408,6 +492,11 @@ RunResult run_experiment(const Experiment& e, const PluginRegistry& registry, co
     });
     manifest.save();
     if (status == "interrupted") return finish("interrupted", "interrupted during " + use.id);
+    // The run folder cannot be written (disk full, quota, size limit): every later
+    // technique would fail the same way.
+    if (!write_error.empty() && status == "failed") {
+      return finish("failed", failures.back() + (i + 1 < e.techniques.size() ? "; the techniques after it were not run" : ""));
+    }
   }
   return finish(failures.empty() ? "complete" : "failed", failures.empty() ? "" : failures.front());
 }

@@ -75,7 +75,7 @@ std::string render_sweep_report(const json& s) {
   os << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>sweep " << html_escape(s["id"])
      << "</title><style>body{font:15px/1.45 system-ui,sans-serif;background:#15171c;color:#e6e6e6;margin:24px 32px}"
         "table{border-collapse:collapse}td,th{padding:4px 14px 4px 0;text-align:left}th{color:#9aa0aa}"
-        "a{color:#7cc4ff}.complete{color:#6fd08c}.failed,.missing,.stale{color:#ff8f8f}.running,.interrupted{color:#e6c35c}"
+        "a{color:#7cc4ff}.complete{color:#6fd08c}.failed,.crashed,.missing,.stale{color:#ff8f8f}.running,.interrupted{color:#e6c35c}"
         "code{font-size:12.5px}</style></head><body>\n<h1>sweep " << html_escape(s["id"]) << "</h1>\n<p>"
      << s["jobs"].size() << " jobs, " << s["complete"] << " complete. Folder <code>" << html_escape(s["directory"])
      << "</code>.</p>\n<table><tr><th>#</th><th>job</th><th>overrides</th><th>status</th><th>time (s)</th><th>files</th></tr>\n";

@@ -8,9 +8,19 @@
 #include <string>
 #include <string_view>
 
+#include "vizrun/error.h"
+
 namespace vizrun::host {
 
-/// Writes `bytes` to `path` atomically, creating parent folders. Throws vizrun::Error.
+/// A file could not be written (disk full, quota, file size limit, permissions):
+/// the run folder is no longer writable, so a run stops instead of failing every
+/// later step the same way.
+class WriteError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Writes `bytes` to `path` atomically, creating parent folders. Throws WriteError.
 void write_file_atomic(const std::string& path, std::string_view bytes);
 /// Reads a whole file. Throws vizrun::Error naming the file when it cannot be read.
 std::string read_file(const std::string& path);

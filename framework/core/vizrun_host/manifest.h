@@ -25,19 +25,32 @@ class Manifest {
   }
   nlohmann::json snapshot() const;
 
-  /// Writes now.
+  /// Writes now; if that fails and there is a reserve (see reserve_space), gives it
+  /// back and tries once more.
   void save();
   /// Writes unless the last write was less than the interval ago (per-output updates).
+  /// Never uses the reserve: it is kept for recording how the run ended.
   void save_soon();
+
+  /// Sets aside `bytes` of disk space (a preallocated hidden file beside the
+  /// manifest, best effort) that save() gives back when a write fails, so that a run
+  /// that fills the disk can still record that it failed and why.
+  void reserve_space(std::size_t bytes);
+  /// Removes the reserve (at the end of a run).
+  void release_reserve();
+  /// Where the reserve of the manifest at `manifest_path` lives.
+  static std::string reserve_file(const std::string& manifest_path);
   const std::string& path() const { return m_path; }
 
  private:
-  void save_locked();
+  void save_locked(bool may_use_reserve);
+  void release_reserve_locked();
   std::string m_path;
   double m_interval;
   mutable std::mutex m_mutex;
   nlohmann::json m_data = nlohmann::json::object();
   std::chrono::steady_clock::time_point m_last_save{};
+  std::string m_reserve;  ///< path of the reserve file, "" when there is none
 };
 
 }  // namespace vizrun::host

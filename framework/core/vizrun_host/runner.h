@@ -3,6 +3,8 @@
 /// Runs one validated experiment: creates the run folder, loads the model once,
 /// runs each technique on it, writes every output atomically and keeps the
 /// manifest current. SIGINT/SIGTERM end the run cleanly with status "interrupted".
+/// The run happens in a supervised worker process (see supervisor.h): a plugin that
+/// crashes gives status "crashed", recorded by the parent.
 
 #include <nlohmann/json.hpp>
 
@@ -21,11 +23,14 @@ struct RunSettings {
   std::vector<std::string> overrides;  ///< the --set assignments, for the manifest
   std::string command_line;
   nlohmann::json sweep;                ///< for sweep jobs: sweep id, job id, overrides, shard
+  /// Run in a worker process watched by this one (off also with VIZRUN_IN_PROCESS=1,
+  /// e.g. under a debugger).
+  bool supervised = true;
 };
 
 struct RunResult {
   std::string run_dir;
-  std::string status;  ///< complete | failed | interrupted
+  std::string status;  ///< complete | failed | interrupted | crashed
   int exit_code = 0;   ///< 0 complete, 1 otherwise
 };
 
@@ -33,7 +38,11 @@ struct RunResult {
 /// Throws ConfigError when cuda is requested but unusable.
 std::string resolve_device(const std::string& requested);
 
+/// Runs the experiment, in a supervised worker unless settings.supervised is off.
 RunResult run_experiment(const Experiment& experiment, const PluginRegistry& registry, const RunSettings& settings);
+/// Runs the experiment in this process (what the worker does).
+RunResult run_experiment_in_process(const Experiment& experiment, const PluginRegistry& registry,
+                                    const RunSettings& settings);
 
 /// Installs SIGINT/SIGTERM handlers that ask a running experiment to stop.
 void install_stop_handlers();

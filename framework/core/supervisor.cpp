@@ -1,0 +1,347 @@
+// The supervising parent of a run and the worker's shared state (see supervisor.h).
+#include "vizrun_host/supervisor.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <new>
+#include <set>
+
+#include "vizrun/error.h"
+#include "vizrun_host/config.h"
+#include "vizrun_host/files.h"
+#include "vizrun_host/manifest.h"
+#include "vizrun_host/report.h"
+#include "vizrun_host/text.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace vizrun::host {
+namespace {
+
+WorkerState* g_state = nullptr;  // set in a worker only
+std::mutex g_state_mutex;         // progress may be reported from several threads
+
+template <std::size_t N>
+void put(char (&field)[N], const std::string& text) {
+  const std::size_t n = std::min(text.size(), N - 1);
+  std::memcpy(field, text.data(), n);
+  field[n] = '\0';
+}
+
+template <std::size_t N>
+std::string get(const char (&field)[N]) {
+  return std::string(field, strnlen(field, N));
+}
+
+std::string errno_text() { return std::strerror(errno); }
+
+/// The worker: runs the experiment and writes its result (one JSON document) to `fd`.
+[[noreturn]] void worker_main(int fd, pid_t parent, WorkerState* state, const Experiment& e,
+                              const PluginRegistry& registry, const RunSettings& settings) {
+  forward_stop_signals_to(0);
+  // A parent killed outright (SIGKILL) should not leave the worker running on: it
+  // stops at the next step like after SIGTERM, as the run would have before.
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (::getppid() != parent) request_stop();
+  // exit() called by plugin code must end the worker, not run the destructors of
+  // every library: threads started before the fork do not exist here, and a library
+  // waiting for its thread at exit (liblog4cplus does) would hang the worker for ever.
+  // Handlers run in reverse order, so this one runs before the libraries' finalizers.
+  ::on_exit(
+      [](int status, void*) {
+        std::fflush(nullptr);
+        ::_exit(status);
+      },
+      nullptr);
+  g_state = state;
+  json reply;
+  try {
+    const RunResult r = run_experiment_in_process(e, registry, settings);
+    reply = {{"run_dir", r.run_dir}, {"status", r.status}, {"exit_code", r.exit_code}};
+  } catch (const ConfigError& ex) {
+    reply = {{"error", ex.what()}, {"config_error", true}};
+  } catch (const std::exception& ex) {
+    reply = {{"error", ex.what()}, {"config_error", false}};
+  } catch (...) {
+    reply = {{"error", "unknown exception in the run worker"}, {"config_error", false}};
+  }
+  if (reply.contains("error") && reply["error"].get<std::string>().size() > 16000) {
+    reply["error"] = reply["error"].get<std::string>().substr(0, 16000) + "...";
+  }
+  const std::string text = reply.dump(-1, ' ', false, json::error_handler_t::replace);
+  const char* p = text.data();
+  std::size_t left = text.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  std::fflush(nullptr);
+  // No static destructors: plugin libraries and LibTorch are not unwound at exit.
+  ::_exit(0);
+}
+
+std::string read_all_available(int fd) {
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);  // a grandchild may hold the write end
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+/// "technique plugin 'x' (technique 'y')", or what the worker was doing outside plugins.
+std::string describe_activity(const WorkerState& s) {
+  const std::string plugin = get(s.plugin), kind = get(s.kind), technique = get(s.technique);
+  if (plugin.empty()) return "no plugin was running";
+  std::string who = kind + " plugin '" + plugin + "'";
+  if (!technique.empty() && technique != plugin) who += " (technique '" + technique + "')";
+  return who;
+}
+
+bool is_leftover_temporary(const std::string& name) {
+  return !name.empty() && name[0] == '.' &&
+         (name.find(".tmp-") != std::string::npos || ends_with(name, ".partial.png") ||
+          ends_with(name, ".reserve"));
+}
+
+}  // namespace
+
+namespace worker {
+void set_run_dir(const std::string& run_dir) {
+  if (!g_state) return;
+  std::lock_guard<std::mutex> lock(g_state_mutex);
+  put(g_state->run_dir, run_dir);
+}
+void set_activity(const std::string& kind, const std::string& plugin, const std::string& technique,
+                  const std::string& stage) {
+  if (!g_state) return;
+  std::lock_guard<std::mutex> lock(g_state_mutex);
+  put(g_state->kind, kind);
+  put(g_state->plugin, plugin);
+  put(g_state->technique, technique);
+  put(g_state->stage, stage);
+}
+void set_stage(const std::string& stage) {
+  if (!g_state) return;
+  std::lock_guard<std::mutex> lock(g_state_mutex);
+  put(g_state->stage, stage);
+}
+}  // namespace worker
+
+std::string signal_name(int n) {
+  static const std::map<int, const char*> names = {
+      {SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"}, {SIGILL, "SIGILL"},   {SIGTRAP, "SIGTRAP"},
+      {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},   {SIGKILL, "SIGKILL"}, {SIGUSR1, "SIGUSR1"},
+      {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"}, {SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"},
+      {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"}, {SIGSYS, "SIGSYS"}};
+  const auto it = names.find(n);
+  return it != names.end() ? it->second : "signal " + std::to_string(n);
+}
+
+void record_unfinished_run(const std::string& run_dir, const std::string& status, const std::string& error,
+                           json details) {
+  const std::string manifest_path = run_dir + "/manifest.json";
+  // The worker is gone: whatever it had not renamed into place is incomplete.
+  ::unlink(Manifest::reserve_file(manifest_path).c_str());
+  std::error_code ec;
+  std::vector<fs::path> leftovers;
+  for (auto it = fs::recursive_directory_iterator(run_dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (is_leftover_temporary(it->path().filename().string()) && !it->is_directory(ec)) leftovers.push_back(it->path());
+  }
+  for (const auto& p : leftovers) fs::remove(p, ec);
+
+  json m;
+  try {
+    m = json::parse(read_file(manifest_path));
+  } catch (const std::exception& ex) {
+    m = {{"manifest_version", 1}, {"manifest_lost", std::string("the worker's manifest was unreadable: ") + ex.what()}};
+  }
+  if (!m.is_object()) m = json::object();
+  if (!m.contains("techniques") || !m["techniques"].is_array()) m["techniques"] = json::array();
+
+  // Files renamed into place are complete (every write is temp-then-rename), but the
+  // manifest lags the last second of outputs: list those too, by hash.
+  std::map<std::string, std::size_t> technique_index;
+  std::set<std::string> listed;
+  for (std::size_t i = 0; i < m["techniques"].size(); ++i) {
+    json& t = m["techniques"][i];
+    technique_index[t.value("id", "")] = i;
+    if (!t.contains("outputs") || !t["outputs"].is_array()) t["outputs"] = json::array();
+    for (const auto& o : t["outputs"]) listed.insert(o.value("path", ""));
+  }
+  std::vector<std::string> found;
+  for (auto it = fs::recursive_directory_iterator(run_dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    const std::string relative = fs::relative(it->path(), run_dir, ec).generic_string();
+    const auto slash = relative.find('/');
+    if (slash == std::string::npos || it->path().filename().string()[0] == '.') continue;
+    if (!technique_index.count(relative.substr(0, slash)) || listed.count(relative)) continue;
+    found.push_back(relative);
+  }
+  std::sort(found.begin(), found.end());
+  json recovered = json::array();
+  for (const auto& relative : found) {
+    const std::string ext = fs::path(relative).extension().string();
+    try {
+      m["techniques"][technique_index[relative.substr(0, relative.find('/'))]]["outputs"].push_back(
+          {{"path", relative},
+           {"kind", ext == ".png" ? "image" : ext == ".npy" ? "array" : "file"},
+           {"sha256", sha256_file(run_dir + "/" + relative)},
+           {"meta", json::object()},
+           {"recovered", true}});
+      recovered.push_back(relative);
+    } catch (const std::exception&) {
+    }
+  }
+  json files = json::array();
+  for (const auto& t : m["techniques"]) {
+    for (const auto& o : t["outputs"]) files.push_back(o.value("path", ""));
+  }
+  for (auto& t : m["techniques"]) {
+    if (t.value("status", "running") == "running") {
+      t["status"] = status;
+      t["error"] = error;
+    }
+  }
+  details["complete_files"] = files;
+  details["recovered_files"] = recovered;
+  m["status"] = status;
+  m["error"] = error;
+  m["finished_utc"] = utc_timestamp_iso();
+  m[status == "crashed" ? "crash" : "abnormal_end"] = details;
+  write_file_atomic(manifest_path, m.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+  try {
+    write_file_atomic(run_dir + "/index.html", render_run_report(m));
+  } catch (const std::exception&) {
+  }
+  std::ofstream log(run_dir + "/vizrun.log", std::ios::app);
+  if (log) log << utc_timestamp_iso() << " error: " << error << std::endl;
+}
+
+RunResult run_supervised(const Experiment& e, const PluginRegistry& registry, const RunSettings& settings) {
+  void* memory = ::mmap(nullptr, sizeof(WorkerState), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) throw Error("cannot start the run worker: mmap: " + errno_text());
+  auto* state = new (memory) WorkerState{};
+  struct Unmap {
+    void* p;
+    ~Unmap() { ::munmap(p, sizeof(WorkerState)); }
+  } unmap{memory};
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw Error("cannot start the run worker: pipe: " + errno_text());
+  // A file size limit should fail a write (EFBIG), not kill the process.
+  ::signal(SIGXFSZ, SIG_IGN);
+  std::fflush(nullptr);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const std::string why = errno_text();
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw Error("cannot start the run worker: fork: " + why);
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    worker_main(fds[1], parent, state, e, registry, settings);
+  }
+  ::close(fds[1]);
+  forward_stop_signals_to(pid);
+  if (stop_requested()) ::kill(pid, SIGTERM);  // a signal that came before the pid was known
+  int wait_status = 0;
+  while (::waitpid(pid, &wait_status, 0) < 0 && errno == EINTR) {
+  }
+  forward_stop_signals_to(0);
+  const std::string reply_text = read_all_available(fds[0]);
+  ::close(fds[0]);
+  const WorkerState seen = *state;
+
+  json reply = json::parse(reply_text, nullptr, false);
+  const bool exited_cleanly = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0 && reply.is_object();
+  const std::string run_dir = get(seen.run_dir);
+  if (exited_cleanly && reply.contains("status")) {
+    return {reply.value("run_dir", run_dir), reply.value("status", "failed"), reply.value("exit_code", 1)};
+  }
+  if (exited_cleanly && reply.contains("error")) {
+    std::string message = reply.value("error", "");
+    // The worker gave up with an error after the run had started (a manifest that
+    // could not be written, say): the run must not stay "running".
+    std::string note;
+    if (!run_dir.empty() && fs::exists(run_dir + "/manifest.json")) {
+      bool running = true;
+      try {
+        running = json::parse(read_file(run_dir + "/manifest.json")).value("status", "running") == "running";
+      } catch (const std::exception&) {
+      }
+      try {
+        if (running) record_unfinished_run(run_dir, "failed", message, {{"activity", describe_activity(seen)}});
+      } catch (const std::exception& ex) {
+        note = std::string("; the manifest could not be updated either: ") + ex.what();
+      }
+    }
+    message += note;
+    if (reply.value("config_error", false)) throw ConfigError(message);
+    throw Error(message);
+  }
+
+  // The worker died, or exited without a result.
+  json details = {{"plugin", get(seen.plugin)},
+                  {"kind", get(seen.kind)},
+                  {"technique", get(seen.technique)},
+                  {"stage", get(seen.stage)},
+                  {"worker_pid", pid}};
+  std::string how;
+  if (WIFSIGNALED(wait_status)) {
+    const int sig = WTERMSIG(wait_status);
+    details["signal"] = signal_name(sig);
+    details["signal_number"] = sig;
+    details["signal_description"] = ::strsignal(sig);
+    how = "died of " + signal_name(sig) + " (" + ::strsignal(sig) + ")";
+    if (sig == SIGKILL) how += "; killed from outside, for example by the out-of-memory killer or a job scheduler";
+  } else {
+    const int code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
+    details["exit_status"] = code;
+    how = "exited with status " + std::to_string(code) + " without finishing the run";
+  }
+  const std::string stage = get(seen.stage);
+  const std::string where = describe_activity(seen) + (stage.empty() ? "" : ", stage '" + stage + "'");
+  if (run_dir.empty()) {
+    throw Error("the run worker " + how + " before creating the run folder (" + where + ")");
+  }
+  std::string error = "the run worker " + how + " while " + where;
+  if (!get(seen.plugin).empty()) {
+    error = describe_activity(seen) + " crashed: the run worker " + how + (stage.empty() ? "" : " at stage '" + stage + "'");
+  }
+  try {
+    record_unfinished_run(run_dir, "crashed", error, details);
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "vizrun: error: %s; and the manifest could not be rewritten: %s\n", error.c_str(), ex.what());
+    return {run_dir, "crashed", 1};
+  }
+  std::fprintf(stderr, "vizrun: error: %s\n", error.c_str());
+  return {run_dir, "crashed", 1};
+}
+
+}  // namespace vizrun::host
