@@ -206,7 +206,7 @@ TEST_CASE("SIGKILL of the supervisor: the worker stops cleanly as interrupted", 
   check_files_are_complete_and_listed(run_dir, m);
 }
 
-TEST_CASE("a sweep job whose worker is killed is crashed; merge says so and resume redoes it", "[hostile][crash][sweep]") {
+TEST_CASE("a sweep job whose worker is killed is crashed, merge says so and resume redoes it", "[hostile][crash][sweep]") {
   const std::string dir = vizrun::testing::temp_dir("kill-sweep");
   const std::string sweep_dir = dir + "/sweep";
   const std::string config = write_experiment(dir, R"(  - plugin: layer_means

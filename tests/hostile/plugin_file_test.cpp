@@ -40,7 +40,7 @@ std::string patched(std::string bytes, std::size_t offset, const void* value, st
 
 }  // namespace
 
-TEST_CASE("every truncation of a real plugin is refused before dlopen; the whole file loads", "[hostile][plugin-file]") {
+TEST_CASE("every truncation of a real plugin is refused before dlopen, and the whole file loads", "[hostile][plugin-file]") {
   const std::string full = real_plugin();
   REQUIRE(full.size() > 4096);
   const std::size_t n = full.size();
