@@ -18,6 +18,9 @@
 #include "vizrun_host/text.h"
 
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <optional>
 
 namespace fs = std::filesystem;
@@ -129,6 +132,22 @@ int guarded(F&& body, int other_errors = 1) {
   }
 }
 
+/// True when `program` is an executable file in one of $PATH's folders.
+bool program_on_path(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  if (!path) return false;
+  std::string dirs = path;
+  std::size_t start = 0;
+  while (start <= dirs.size()) {
+    std::size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    const fs::path candidate = fs::path(dirs.substr(start, end - start).empty() ? "." : dirs.substr(start, end - start)) / program;
+    if (::access(candidate.c_str(), X_OK) == 0 && !fs::is_directory(candidate)) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
 std::string this_executable() { return boost::dll::program_location().string(); }
 
 void print_options(const json& schema, const std::string& prefix) {
@@ -143,7 +162,8 @@ void print_options(const json& schema, const std::string& prefix) {
     }
     if (p.contains("description")) line += "\n      " + p["description"].get<std::string>();
     std::printf("%s\n", line.c_str());
-    if (p.value("type", "") == "object") print_options(p, name + ".");
+    // "type" may be a list (["number", "null"]): only a plain object type has nested options.
+    if (p.contains("type") && p["type"] == "object") print_options(p, name + ".");
   }
 }
 
@@ -235,6 +255,9 @@ int slurm_command(const CommonOptions& o, const SlurmOptions& slurm, bool submit
     fs::permissions(script, fs::perms::owner_exec, fs::perm_options::add);
     std::printf("%s\n", script.c_str());
     if (!submit) return 0;
+    if (!program_on_path("sbatch")) {
+      throw Error("sbatch is not installed (not found on PATH); the script is written: submit it on a SLURM login node with `sbatch " + script + "`");
+    }
     const std::string command = "sbatch --parsable " + script;
     std::FILE* pipe = ::popen(command.c_str(), "r");
     if (!pipe) throw Error("cannot run sbatch");
@@ -248,38 +271,68 @@ int slurm_command(const CommonOptions& o, const SlurmOptions& slurm, bool submit
   });
 }
 
-int plugins_command(const CommonOptions& o, const std::string& name, bool print_schema) {
-  PluginRegistry registry(PluginRegistry::default_directories(o.plugin_paths));
-  if (name.empty()) {
-    std::printf("%-16s %-10s %-8s %-4s %s\n", "NAME", "KIND", "VERSION", "SDK", "FILE");
-    for (const auto& d : registry.plugins()) {
-      std::printf("%-16s %-10s %-8s %-4s %s\n", d.name.c_str(), d.kind.c_str(), d.version.c_str(),
-                  d.sdk_version.c_str(), d.file.c_str());
-    }
-    for (const auto& r : registry.rejected()) std::fprintf(stderr, "vizrun: warning: skipped %s\n", r.reason.c_str());
-    return 0;
+namespace {
+
+json describe_plugin(const PluginDescriptor& d) {
+  return {{"name", d.name},           {"kind", d.kind},
+          {"version", d.version},     {"sdk_version", d.sdk_version},
+          {"description", d.description}, {"file", d.file},
+          {"build_fingerprint", d.fingerprint}, {"compiler", d.compiler},
+          {"options_schema", parse_schema(d.options_schema, d.file)}};
+}
+
+void print_plugin_list(const PluginRegistry& registry, bool as_json) {
+  if (as_json) {
+    json list = json::array();
+    for (const auto& d : registry.plugins()) list.push_back(describe_plugin(d));
+    json rejected = json::array();
+    for (const auto& r : registry.rejected()) rejected.push_back({{"file", r.file}, {"reason", r.reason}});
+    std::printf("%s\n", json{{"plugins", list}, {"rejected", rejected}}.dump(2).c_str());
+    return;
   }
-  const PluginDescriptor* d = nullptr;
-  for (const auto& candidate : registry.plugins()) {
-    if (candidate.name == name) d = &candidate;
+  std::printf("%-16s %-10s %-8s %-4s %s\n", "NAME", "KIND", "VERSION", "SDK", "FILE");
+  for (const auto& d : registry.plugins()) {
+    std::printf("%-16s %-10s %-8s %-4s %s\n", d.name.c_str(), d.kind.c_str(), d.version.c_str(),
+                d.sdk_version.c_str(), d.file.c_str());
   }
-  if (!d) {
-    std::vector<std::string> names;
-    for (const auto& candidate : registry.plugins()) names.push_back(candidate.name);
-    std::string list;
-    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-    print_error("unknown plugin '" + name + "'; available: " + (list.empty() ? "none found" : list));
-    return 2;
-  }
-  if (print_schema) {
-    std::printf("%s\n", parse_schema(d->options_schema, d->file).dump(2).c_str());
-    return 0;
-  }
-  std::printf("%s %s (%s plugin, SDK %s)\n%s\nfile: %s\nbuilt with: %s, %s\n\noptions:\n", d->name.c_str(),
-              d->version.c_str(), d->kind.c_str(), d->sdk_version.c_str(), d->description.c_str(), d->file.c_str(),
-              d->fingerprint.c_str(), d->compiler.c_str());
-  print_options(parse_schema(d->options_schema, d->file), "");
-  return 0;
+}
+
+void print_plugin_page(const PluginDescriptor& d) {
+  std::printf("%s %s (%s plugin, SDK %s)\n%s\nfile: %s\nbuilt with: %s, %s\n\noptions:\n", d.name.c_str(),
+              d.version.c_str(), d.kind.c_str(), d.sdk_version.c_str(), d.description.c_str(), d.file.c_str(),
+              d.fingerprint.c_str(), d.compiler.c_str());
+  print_options(parse_schema(d.options_schema, d.file), "");
+}
+
+}  // namespace
+
+int plugins_command(const CommonOptions& o, const PluginsView& view) {
+  return guarded(
+      [&] {
+        PluginRegistry registry(PluginRegistry::default_directories(o.plugin_paths));
+        for (const auto& r : registry.rejected()) std::fprintf(stderr, "vizrun: warning: skipped %s\n", r.reason.c_str());
+        if (view.name.empty()) {
+          print_plugin_list(registry, view.json);
+          return 0;
+        }
+        const PluginDescriptor* d = nullptr;
+        for (const auto& candidate : registry.plugins()) {
+          if (candidate.name == view.name) d = &candidate;
+        }
+        if (!d) {
+          std::vector<std::string> names;
+          for (const auto& candidate : registry.plugins()) names.push_back(candidate.name);
+          std::string message = "unknown plugin '" + view.name + "'";
+          const std::string close = closest_match(view.name, names);
+          if (!close.empty()) message += " (did you mean '" + close + "'?)";
+          throw ConfigError(message + "; available: " + (names.empty() ? "none found" : join(names, ", ")));
+        }
+        if (view.json) std::printf("%s\n", describe_plugin(*d).dump(2).c_str());
+        else if (view.schema) std::printf("%s\n", parse_schema(d->options_schema, d->file).dump(2).c_str());
+        else print_plugin_page(*d);
+        return 0;
+      },
+      2);
 }
 
 }  // namespace vizrun::app

@@ -28,6 +28,12 @@ int validate_command(const CommonOptions& options);
 int plan_command(const CommonOptions& options);
 int merge_command(const CommonOptions& options);
 int slurm_command(const CommonOptions& options, const host::SlurmOptions& slurm, bool submit);
-int plugins_command(const CommonOptions& options, const std::string& name, bool print_schema);
+/// What `vizrun plugins` shows: the list (no name) or one plugin's page, its schema, or JSON for scripts.
+struct PluginsView {
+  std::string name;
+  bool schema = false;  ///< --schema: the options JSON Schema only
+  bool json = false;    ///< --json: the list or the plugin as JSON
+};
+int plugins_command(const CommonOptions& options, const PluginsView& view);
 
 }  // namespace vizrun::app

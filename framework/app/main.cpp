@@ -20,6 +20,8 @@ constexpr const char* kDescription =
     "  vizrun merge SWEEP_DIR      collect a sweep's jobs into one manifest and report\n"
     "  vizrun slurm CONFIG         write (and --submit) a SLURM job array for a sweep\n"
     "  vizrun plugins [NAME]       list plugins, or show one plugin's options\n"
+    "Runs are written to ./runs/<experiment>/<UTC time>/ under the current directory, unless the\n"
+    "config's `output:` names another folder (relative to the current directory) or --out names the run folder.\n"
     "Exit codes: 0 success, 1 a run failed or a sweep is incomplete, 2 usage or configuration error.";
 
 /// `vizrun CONFIG` is short for `vizrun run CONFIG`; a bare `vizrun` runs the
@@ -57,8 +59,8 @@ void add_shard_options(CLI::App& cmd, vizrun::app::CommonOptions& o) {
 int main(int argc, char** argv) {
   vizrun::app::CommonOptions run_o, validate_o, plan_o, merge_o, slurm_o, plugin_o;
   vizrun::host::SlurmOptions slurm;
-  std::string plugin_name;
-  bool print_schema = false, submit = false;
+  vizrun::app::PluginsView plugins_view;
+  bool submit = false;
 
   CLI::App app{kDescription, "vizrun"};
   app.set_version_flag("--version", std::string("vizrun ") + vizrun::host::build::version + " (" +
@@ -68,7 +70,7 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Run an experiment, or the jobs of a sweep");
   add_config_options(*run, run_o, false);
   add_shard_options(*run, run_o);
-  run->add_option("--out", run_o.out, "Run folder (default <output>/<experiment>/<UTC time>), or sweep folder");
+  run->add_option("--out", run_o.out, "Run folder (default ./runs/<experiment>/<UTC time>), or sweep folder");
   run->add_flag("-q,--quiet", run_o.quiet, "Print only errors");
   run->add_flag("-v,--verbose", run_o.verbose, "Print debug messages too");
 
@@ -96,9 +98,10 @@ int main(int argc, char** argv) {
   sl->add_flag("--submit", submit, "Submit the script with sbatch");
 
   auto* plugins = app.add_subcommand("plugins", "List the plugins found, or show the options of one");
-  plugins->add_option("name", plugin_name, "Plugin name");
+  plugins->add_option("name", plugins_view.name, "Plugin name");
   plugins->add_option("--plugin-path", plugin_o.plugin_paths, "Extra plugin folder or file (repeatable)");
-  plugins->add_flag("--schema", print_schema, "Print the plugin's options JSON Schema (as in schemas/plugins/)");
+  plugins->add_flag("--schema", plugins_view.schema, "Print the plugin's options JSON Schema (as in schemas/plugins/)");
+  plugins->add_flag("--json", plugins_view.json, "Print the list, or the plugin with its schema, as JSON (for scripts)");
 
   std::vector<std::string> args = normalise_arguments(argc, argv);
   std::string command_line = "vizrun";
@@ -124,5 +127,5 @@ int main(int argc, char** argv) {
   if (*plan) return vizrun::app::plan_command(plan_o);
   if (*merge) return vizrun::app::merge_command(merge_o);
   if (*sl) return vizrun::app::slurm_command(slurm_o, slurm, submit);
-  return vizrun::app::plugins_command(plugin_o, plugin_name, print_schema);
+  return vizrun::app::plugins_command(plugin_o, plugins_view);
 }

@@ -49,7 +49,9 @@ Experiment resolve_experiment(ConfigTree tree) {
   e.device = root["device"];
   e.precision = root["precision"];
   e.threads = root["threads"];
-  e.output = resolve_against(tree.base_dir, root["output"]);
+  // Run folders belong to whoever runs vizrun, not beside the config: an installed
+  // config (the built-in demo) lives in a read-only share/ folder.
+  e.output = fs::absolute(root["output"].get<std::string>()).lexically_normal().string();
   for (const auto& p : root["plugin_path"]) e.plugin_path.push_back(resolve_against(tree.base_dir, p));
   e.weights = root["model"]["weights"];
   e.model = PluginUse{root["model"]["plugin"], "model", root["model"]["options"], "/model"};

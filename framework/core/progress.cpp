@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace vizrun::host {
@@ -17,6 +18,41 @@ ProgressReporter::ProgressReporter(Mode mode, std::FILE* stream, double line_int
 void ProgressReporter::set_task(const std::string& task) {
   std::lock_guard<std::mutex> lock(m_mutex);
   m_task = task;
+}
+
+void ProgressReporter::begin_run(std::size_t techniques) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_techniques = techniques;
+  m_technique = 0;
+  m_run_start = Clock::now();
+}
+
+void ProgressReporter::begin_technique(std::size_t index) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_technique = index;
+  m_stages_expected = 1;
+  m_stages_done = 0;
+  m_stage_fraction = 0.0;
+  m_stage_counted = false;
+  m_stage.clear();
+  m_last_done = 0;
+}
+
+void ProgressReporter::expect_stages(std::size_t count) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_stages_expected = std::max<std::size_t>(1, count);
+}
+
+double ProgressReporter::run_fraction() const {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  return run_fraction_locked();
+}
+
+double ProgressReporter::run_fraction_locked() const {
+  if (m_techniques == 0) return 0.0;
+  const double within = std::min(1.0, (static_cast<double>(m_stages_done) + m_stage_fraction) /
+                                          static_cast<double>(m_stages_expected));
+  return std::min(1.0, (static_cast<double>(m_technique) + within) / static_cast<double>(m_techniques));
 }
 
 std::string ProgressReporter::format_duration(double seconds) {
@@ -43,6 +79,13 @@ std::string ProgressReporter::render(const std::string& stage, std::size_t done,
   }
   line += " elapsed " + format_duration(elapsed);
   if (done < total) line += " ETA " + format_duration(eta);
+  if (m_techniques > 0) {
+    // The whole run: elapsed over the fraction done, so early stages' speed predicts the rest.
+    const double f = run_fraction_locked();
+    const double run_elapsed = std::chrono::duration<double>(Clock::now() - m_run_start).count();
+    line += " | run " + std::to_string(static_cast<int>(100 * f)) + "%";
+    if (f > 0 && f < 1) line += " ETA " + format_duration(run_elapsed * (1 - f) / f);
+  }
   return line;
 }
 
@@ -53,9 +96,18 @@ void ProgressReporter::update(const std::string& stage, std::size_t done, std::s
   if (stage != m_stage || done < m_last_done) {
     m_stage = stage;
     m_stage_start = now;
+    m_stage_counted = false;
   }
   m_last_done = done;
   if (done > total) total = done;
+  if (total > 0) {
+    m_stage_fraction = static_cast<double>(done) / static_cast<double>(total);
+    if (done == total) {  // a stage is complete once; the next one starts at 0
+      if (!m_stage_counted) m_stages_done = std::min(m_stages_done + 1, m_stages_expected);
+      m_stage_counted = true;
+      m_stage_fraction = 0.0;
+    }
+  }
   if (m_mode == Mode::bar) {
     std::fprintf(m_stream, "\r\033[2K%s", render(stage, done, total, true).c_str());
     m_bar_open = true;

@@ -1,5 +1,7 @@
 #include "vizrun_host/report.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -34,6 +36,10 @@ figcaption { color: var(--muted); font-size: 12.5px; margin-top: 5px; max-width:
 .error { color: #ff8f8f; white-space: pre-wrap; }
 details { margin: 8px 0; } summary { cursor: pointer; color: var(--muted); }
 pre { background: var(--panel); padding: 12px; border-radius: 6px; overflow: auto; font-size: 12.5px; }
+nav.toc { background: var(--panel); border-radius: 6px; padding: 10px 16px; margin: 12px 0; font-size: 14px; }
+nav.toc ul { margin: 2px 0; padding-left: 20px; } nav.toc a { color: var(--accent); text-decoration: none; }
+.banner { background: #6b3b16; border-left: 4px solid #ff9f43; padding: 8px 14px; margin: 10px 0; border-radius: 4px; }
+figure.dead { outline: 2px solid #7a2323; } .deadnote { color: #ff8f8f; }
 )";
 
 std::string number(double v) {
@@ -107,47 +113,107 @@ std::string group_of(const std::string& path) {
   return path.substr(first + 1, last - first - 1);
 }
 
+/// An id usable in a URL fragment: letters, digits, '-' and '_'; everything else '-'.
+std::string anchor(const std::string& text) {
+  std::string out;
+  for (char c : text) out += std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ? c : '-';
+  return out;
+}
+
+std::string technique_anchor(const json& t) { return "t-" + anchor(t.value("id", "")); }
+std::string group_anchor(const json& t, const std::string& g) { return technique_anchor(t) + "--" + anchor(g); }
+
+/// A grid or overlay sums up a group; single-item pictures are its details.
+bool is_summary_image(const std::string& name) {
+  return name.find("grid") != std::string::npos || name.find("overlay") != std::string::npos;
+}
+
+/// An ascent whose loss stayed exactly 0: the filter never fired, so its picture is the start noise.
+bool is_dead(const json& meta) { return meta.contains("loss") && meta["loss"].is_number() && meta["loss"].get<double>() == 0.0; }
+
+/// Output groups ("<technique>/<group>/<file>") in first-appearance order; they point
+/// into `outputs`, which must outlive them.
+struct Groups {
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<const json*>> images, arrays;
+};
+
+Groups group_outputs(const json& outputs) {
+  Groups g;
+  for (const auto& o : outputs) {
+    const std::string name = group_of(o.value("path", ""));
+    if (!g.images.count(name) && !g.arrays.count(name)) g.order.push_back(name);
+    (o.value("kind", "") == "image" ? g.images : g.arrays)[name].push_back(&o);
+  }
+  return g;
+}
+
+std::string render_figure(const json& o, const std::string& css_class) {
+  const std::string path = o["path"];
+  const std::string name = path.substr(path.rfind('/') + 1);
+  const json meta = o.value("meta", json::object());
+  const bool dead = is_dead(meta);
+  std::ostringstream os;
+  os << "<figure class=\"" << css_class << (dead ? " dead" : "") << "\"><a href=\"" << html_escape(path)
+     << "\"><img loading=\"lazy\" src=\"" << html_escape(path) << "\" alt=\"" << html_escape(name)
+     << "\"></a><figcaption>" << html_escape(name) << "<br>" << caption(meta);
+  if (dead) os << "<br><span class=\"deadnote\">dead filter: loss 0, it never fired; the picture is the start noise</span>";
+  os << "</figcaption></figure>\n";
+  return os.str();
+}
+
+/// One layer (or image) group: its grids and overlays first, the single pictures behind a fold.
+std::string render_group(const json& t, const std::string& g, const std::vector<const json*>& images) {
+  std::vector<const json*> summary, single;
+  for (const json* o : images) {
+    const std::string path = (*o)["path"];
+    (is_summary_image(path.substr(path.rfind('/') + 1)) ? summary : single).push_back(o);
+  }
+  std::size_t dead = 0;
+  for (const json* o : single) dead += is_dead(o->value("meta", json::object()));
+  std::ostringstream os;
+  if (!g.empty()) os << "<h3 id=\"" << group_anchor(t, g) << "\">" << html_escape(g) << "</h3>\n";
+  if (dead > 0) {
+    os << "<p class=\"deadnote\">" << dead << " of " << single.size()
+       << " filters are dead (loss 0): they never fired on the start picture, and their cells show the start noise.</p>\n";
+  }
+  if (!summary.empty()) {
+    os << "<div class=\"gallery\">\n";
+    for (const json* o : summary) os << render_figure(*o, "wide");
+    os << "</div>\n";
+  }
+  if (!single.empty()) {
+    const bool fold = !summary.empty() || single.size() > 12;
+    if (fold) os << "<details><summary>" << single.size() << " single pictures</summary>\n";
+    os << "<div class=\"gallery\">\n";
+    for (const json* o : single) os << render_figure(*o, single.size() > 12 ? "small" : "");
+    os << "</div>\n";
+    if (fold) os << "</details>\n";
+  }
+  return os.str();
+}
+
 std::string render_technique(const json& t) {
   std::ostringstream os;
   const std::string status = t.value("status", "running");
-  os << "<section><h2>" << html_escape(t.value("id", "")) << " <span class=\"status " << html_escape(status) << "\">"
-     << html_escape(status) << "</span></h2>\n<table class=\"facts\">"
+  os << "<section id=\"" << technique_anchor(t) << "\"><h2>" << html_escape(t.value("id", "")) << " <span class=\"status "
+     << html_escape(status) << "\">" << html_escape(status) << "</span></h2>\n<table class=\"facts\">"
      << fact("plugin", html_escape(t.value("plugin", "")));
   if (t.contains("wall_seconds")) os << fact("wall time", number(t["wall_seconds"].get<double>()) + " s");
+  if (t.contains("precision")) os << fact("precision", html_escape(text_of(t["precision"])));
   os << fact("files", std::to_string(t.value("outputs", json::array()).size())) << "</table>\n";
   if (t.contains("error")) os << "<p class=\"error\">" << html_escape(t["error"].get<std::string>()) << "</p>\n";
   if (t.contains("options")) {
     os << "<details><summary>options</summary><pre>" << html_escape(t["options"].dump(2)) << "</pre></details>\n";
   }
-
-  // Groups in first-appearance order; grids and overlays before single channels.
-  std::vector<std::string> order;
-  std::map<std::string, std::vector<const json*>> images, arrays;
-  const json outputs = t.value("outputs", json::array());
-  for (const auto& o : outputs) {
-    const std::string g = group_of(o.value("path", ""));
-    if (!images.count(g) && !arrays.count(g)) order.push_back(g);
-    (o.value("kind", "") == "image" ? images : arrays)[g].push_back(&o);
-  }
-  for (const auto& g : order) {
-    if (!g.empty()) os << "<h3>" << html_escape(g) << "</h3>\n";
-    if (images.count(g)) {
-      const bool many = images[g].size() > 12;
-      os << "<div class=\"gallery\">\n";
-      for (const json* o : images[g]) {
-        const std::string path = (*o)["path"];
-        const std::string name = path.substr(path.rfind('/') + 1);
-        const bool grid = name.find("grid") != std::string::npos || name.find("overlay") != std::string::npos;
-        os << "<figure class=\"" << (grid ? "wide" : many ? "small" : "") << "\"><a href=\"" << html_escape(path)
-           << "\"><img loading=\"lazy\" src=\"" << html_escape(path) << "\" alt=\"" << html_escape(name)
-           << "\"></a><figcaption>" << html_escape(name) << "<br>" << caption(o->value("meta", json::object()))
-           << "</figcaption></figure>\n";
-      }
-      os << "</div>\n";
-    }
-    if (arrays.count(g)) {
-      os << "<details><summary>" << arrays[g].size() << " arrays (.npy)</summary><ul>";
-      for (const json* o : arrays[g]) {
+  const json outputs = t.value("outputs", json::array());  // outlives the pointers in groups
+  const Groups groups = group_outputs(outputs);
+  for (const auto& g : groups.order) {
+    if (groups.images.count(g)) os << render_group(t, g, groups.images.at(g));
+    else if (!g.empty()) os << "<h3 id=\"" << group_anchor(t, g) << "\">" << html_escape(g) << "</h3>\n";
+    if (groups.arrays.count(g)) {
+      os << "<details><summary>" << groups.arrays.at(g).size() << " arrays (.npy)</summary><ul>";
+      for (const json* o : groups.arrays.at(g)) {
         os << "<li><a href=\"" << html_escape((*o)["path"]) << "\"><code>" << html_escape((*o)["path"]) << "</code></a></li>";
       }
       os << "</ul></details>\n";
@@ -156,6 +222,29 @@ std::string render_technique(const json& t) {
   const json records = t.value("records", json::object());
   for (auto it = records.begin(); it != records.end(); ++it) os << render_record(it.key(), it.value());
   os << "</section>\n";
+  return os.str();
+}
+
+/// Contents: every technique, and under it every layer or image group.
+std::string render_toc(const json& techniques) {
+  if (techniques.empty()) return "";
+  std::ostringstream os;
+  os << "<nav class=\"toc\"><strong>Contents</strong><ul>\n";
+  for (const auto& t : techniques) {
+    os << "<li><a href=\"#" << technique_anchor(t) << "\">" << html_escape(t.value("id", "")) << "</a> ("
+       << html_escape(t.value("plugin", "")) << ")";
+    const json outputs = t.value("outputs", json::array());  // outlives the pointers in groups
+  const Groups groups = group_outputs(outputs);
+    std::vector<std::string> named;
+    for (const auto& g : groups.order) if (!g.empty()) named.push_back(g);
+    if (!named.empty()) {
+      os << "<ul>";
+      for (const auto& g : named) os << "<li><a href=\"#" << group_anchor(t, g) << "\">" << html_escape(g) << "</a></li>";
+      os << "</ul>";
+    }
+    os << "</li>\n";
+  }
+  os << "</ul></nav>\n";
   return os.str();
 }
 
@@ -203,7 +292,12 @@ std::string render_run_report(const json& m) {
     os << fact("overrides", list);
   }
   os << "</table>\n<p>Everything here is listed with its sha256 in <a href=\"manifest.json\">manifest.json</a>; "
-     << "<a href=\"config.yaml\">config.yaml</a> reproduces the run.</p></header>\n<main>\n";
+     << "<a href=\"config.yaml\">config.yaml</a> reproduces the run.</p>\n";
+  if (weights.value("source", "") == "random") {
+    os << "<div class=\"banner\"><strong>Random weights.</strong> This run used <code>weights: random</code>: the "
+          "pictures show an untrained network, not what a trained one has learned.</div>\n";
+  }
+  os << render_toc(m.value("techniques", json::array())) << "</header>\n<main>\n";
   for (const auto& t : m.value("techniques", json::array())) os << render_technique(t);
   os << "</main></body></html>\n";
   return os.str();

@@ -8,7 +8,9 @@
 #include <cxxabi.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -27,6 +29,7 @@
 #include "vizrun_host/progress.h"
 #include "vizrun_host/report.h"
 #include "vizrun_host/supervisor.h"
+#include "vizrun_host/text.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -111,6 +114,29 @@ class Logger {
   std::ofstream m_file;
 };
 
+/// File name extensions taken as pictures when an input names a folder.
+const std::vector<std::string>& image_extensions() {
+  static const std::vector<std::string> kExtensions = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"};
+  return kExtensions;
+}
+
+/// Every picture directly inside `folder` (not in subfolders, not hidden), sorted by name.
+std::vector<std::string> images_in_folder(const std::string& folder) {
+  std::vector<std::string> images;
+  for (const auto& entry : fs::directory_iterator(folder)) {
+    if (!entry.is_regular_file()) continue;
+    const std::string name = entry.path().filename().string();
+    std::string ext = entry.path().extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (name.front() == '.') continue;
+    if (std::find(image_extensions().begin(), image_extensions().end(), ext) != image_extensions().end()) {
+      images.push_back(entry.path().lexically_normal().string());
+    }
+  }
+  std::sort(images.begin(), images.end());
+  return images;
+}
+
 /// The runner's side of vizrun::Host.
 class RunHost final : public Host {
  public:
@@ -127,6 +153,14 @@ class RunHost final : public Host {
     std::vector<std::string> files;
     for (const auto& pattern : patterns) {
       const std::string full = resolve_path(pattern);
+      if (fs::is_directory(full)) {
+        const auto images = images_in_folder(full);
+        if (images.empty()) {
+          throw Error("input '" + pattern + "' is a folder with no image file (looked for " + join(image_extensions(), ", ") + " in " + full + ")");
+        }
+        files.insert(files.end(), images.begin(), images.end());
+        continue;
+      }
       glob_t g{};
       int rc = ::glob(full.c_str(), GLOB_ERR | GLOB_NOCHECK, nullptr, &g);
       std::vector<std::string> matches;
@@ -161,6 +195,8 @@ class RunHost final : public Host {
 
   std::string cache_dir() const override { return m_cache; }
   void log(LogLevel level, const std::string& message) const override { m_logger.write(level, message); }
+  void expect_stages(std::size_t count) const override { m_progress.expect_stages(count); }
+
   void progress(const std::string& stage, std::size_t done, std::size_t total) const override {
     worker::set_stage(stage);
     m_progress.update(stage, done, total);
@@ -437,6 +473,7 @@ RunResult run_experiment_in_process(const Experiment& e, const PluginRegistry& r
   }
 
   std::vector<std::string> failures;
+  progress.begin_run(e.techniques.size());
   for (std::size_t i = 0; i < e.techniques.size(); ++i) {
     const PluginUse& use = e.techniques[i];
     manifest.edit([&](json& m) {
@@ -448,6 +485,7 @@ RunResult run_experiment_in_process(const Experiment& e, const PluginRegistry& r
     manifest.save();
     worker::set_activity("technique", use.plugin, use.id, "starting");
     progress.set_task(use.id);
+    progress.begin_technique(i);
     const auto start = Clock::now();
     std::string status = "complete", error;
     std::string write_error;

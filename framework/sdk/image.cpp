@@ -7,12 +7,10 @@
 #include <cmath>
 #include <cstring>
 
+#include "font.h"
 #include "vizrun/error.h"
 
 namespace vizrun::image {
-namespace detail {
-const std::uint8_t* glyph_rows(char c);  // font.cpp
-}  // namespace detail
 
 namespace {
 
@@ -353,30 +351,29 @@ at::Tensor add_title(const at::Tensor& hwc, const std::string& text, std::int64_
   require(scale >= 1, "add_title: scale must be at least 1, got " + std::to_string(scale));
   const at::Tensor img = cpu(hwc).to(at::kByte);
   const std::int64_t h = img.size(0), w = img.size(1), c = img.size(2);
+  const auto [face, repeat] = detail::face_for_scale(scale);
   const std::int64_t pad = 2 * scale;
-  const std::int64_t advance = 6 * scale;
   const auto len = static_cast<std::int64_t>(text.size());
-  const std::int64_t text_w = len > 0 ? len * advance - scale : 0;
-  const std::int64_t band_h = 7 * scale + 2 * pad;
+  const std::int64_t text_w = len * face.width * repeat, text_h = face.height * repeat;
+  const std::int64_t band_h = text_h + 2 * pad;
   const std::int64_t out_w = std::max(w, text_w + 2 * pad);
   at::Tensor out = at::full({band_h + h, out_w, c}, static_cast<std::int64_t>(band), at::kByte);
   const std::int64_t left = (out_w - w) / 2;
   out.slice(0, band_h, band_h + h).slice(1, left, left + w).copy_(img);
-  // Glyphs: white on the band, centred.
-  at::Tensor mask = at::zeros({7, std::max<std::int64_t>(len * 6, 1)}, at::kBool);
-  auto m = mask.accessor<bool, 2>();
+  if (len == 0) return out;
+  // Coverage of the whole line, then white blended over the band by it.
+  at::Tensor coverage = at::zeros({face.height, len * face.width}, at::kFloat);
+  auto a = coverage.accessor<float, 2>();
   for (std::int64_t i = 0; i < len; ++i) {
-    const std::uint8_t* rows = detail::glyph_rows(text[static_cast<std::size_t>(i)]);
-    for (int r = 0; r < 7; ++r)
-      for (int col = 0; col < 5; ++col)
-        if (rows[r] & (0x10 >> col)) m[r][i * 6 + col] = true;
+    const unsigned char* g = face.glyph(text[static_cast<std::size_t>(i)]);
+    for (int r = 0; r < face.height; ++r)
+      for (int col = 0; col < face.width; ++col) a[r][i * face.width + col] = g[r * face.width + col] / 255.0f;
   }
-  if (len > 0) {
-    mask = mask.slice(1, 0, len * 6 - 1).repeat_interleave(scale, 0).repeat_interleave(scale, 1);
-    const std::int64_t x0 = (out_w - text_w) / 2;
-    at::Tensor region = out.slice(0, pad, pad + 7 * scale).slice(1, x0, x0 + text_w);
-    region.masked_fill_(mask.unsqueeze(2).expand({-1, -1, c}), 255);
-  }
+  if (repeat > 1) coverage = coverage.repeat_interleave(repeat, 0).repeat_interleave(repeat, 1);
+  const std::int64_t x0 = (out_w - text_w) / 2;
+  at::Tensor region = out.slice(0, pad, pad + text_h).slice(1, x0, x0 + text_w);
+  const at::Tensor blended = (band + (255.0f - band) * coverage).round().clamp(0, 255).to(at::kByte);
+  region.copy_(blended.unsqueeze(2).expand({-1, -1, c}));
   return out;
 }
 

@@ -33,6 +33,7 @@ at::Tensor ModelBackend::forward_channels(const at::Tensor& input, const std::st
 }
 Technique::~Technique() = default;
 Host::~Host() = default;
+void Host::expect_stages(std::size_t) const {}
 Output::~Output() = default;
 
 }  // namespace vizrun

@@ -3,12 +3,14 @@
 #include <glob.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
 
 #include "vizrun_host/config.h"
 #include "vizrun_host/experiment.h"
+#include "vizrun_host/files.h"
 #include "vizrun_host/schema.h"
 #include "vizrun_host/image_io.h"
 
@@ -17,13 +19,41 @@ namespace fs = std::filesystem;
 namespace vizrun::testing {
 namespace {
 
+/// Problems with the manifests that runs wrote under `dir`: each finished manifest.json
+/// (status other than running) must match schemas/manifest.schema.json. Files that are
+/// not JSON are left alone: some tests damage manifests on purpose.
+std::vector<std::string> manifest_problems(const std::string& dir) {
+  static const nlohmann::json schema =
+      nlohmann::json::parse(host::read_file(std::string(VIZRUN_TEST_SOURCE_DIR) + "/../schemas/manifest.schema.json"));
+  std::vector<std::string> problems;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->path().filename() != "manifest.json" || !it->is_regular_file()) continue;
+    const auto m = nlohmann::json::parse(host::read_file(it->path().string()), nullptr, false);
+    if (m.is_discarded() || !m.is_object() || m.value("status", "running") == "running") continue;
+    if (auto v = host::check(m, schema, "")) problems.push_back(it->path().string() + ": " + v->pointer + ": " + v->message);
+  }
+  return problems;
+}
+
 struct TempDirs {
   std::vector<std::string> dirs;
   ~TempDirs() {
-    if (std::getenv("VIZRUN_KEEP_TEST_FILES")) return;
+    // Every run a test makes is checked against the manifest schema before its folder goes.
+    std::vector<std::string> problems;
     for (const auto& d : dirs) {
-      std::error_code ec;
-      fs::remove_all(d, ec);
+      for (auto& p : manifest_problems(d)) problems.push_back(std::move(p));
+    }
+    if (!std::getenv("VIZRUN_KEEP_TEST_FILES")) {
+      for (const auto& d : dirs) {
+        std::error_code ec;
+        fs::remove_all(d, ec);
+      }
+    }
+    if (!problems.empty()) {
+      for (const auto& p : problems) std::fprintf(stderr, "manifest does not match schemas/manifest.schema.json: %s\n", p.c_str());
+      std::fflush(stderr);
+      std::_Exit(3);  // fails the test that made the run
     }
   }
 };

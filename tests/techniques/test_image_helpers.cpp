@@ -89,3 +89,17 @@ TEST_CASE("upscale repeats pixels; add_title adds a band wide enough for the tex
   CHECK(titled.eq(255).any().item<bool>());  // glyph pixels
   CHECK(titled.slice(0, titled.size(0) - 10).eq(0).all().item<bool>() == false);  // band + image
 }
+
+TEST_CASE("add_title draws anti-aliased glyphs that tell g from 9", "[image]") {
+  // The old 5x7 font drew "max_pooling2d" as "max_poolin92d".
+  const at::Tensor blank = at::zeros({4, 4, 3}, at::kByte);
+  for (std::int64_t scale : {1, 2}) {
+    const at::Tensor g = image::add_title(blank, "g", scale, 32);
+    const at::Tensor nine = image::add_title(blank, "9", scale, 32);
+    REQUIRE(g.sizes() == nine.sizes());
+    CHECK_FALSE(g.equal(nine));
+    const at::Tensor band = g.slice(0, 0, g.size(0) - 4);
+    CHECK(band.eq(255).any().item<bool>());                                    // full coverage
+    CHECK((band.gt(32) & band.lt(255)).any().item<bool>());                    // and edges in between
+  }
+}

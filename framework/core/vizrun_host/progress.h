@@ -22,6 +22,15 @@ class ProgressReporter {
 
   /// Names the technique in front of every line ("gradcam").
   void set_task(const std::string& task);
+  /// The whole run is `techniques` techniques; from now on lines also show the run's
+  /// progress and ETA, estimated from the techniques and stages done so far.
+  void begin_run(std::size_t techniques);
+  /// Technique `index` (0-based) of the run starts; it has one stage until it says more.
+  void begin_technique(std::size_t index);
+  /// The current technique will report `count` stages (Host::expect_stages).
+  void expect_stages(std::size_t count);
+  /// The run's completed fraction in [0, 1] (0 before begin_run).
+  double run_fraction() const;
   void update(const std::string& stage, std::size_t done, std::size_t total);
   /// Prints a message line without mangling a bar being drawn.
   void message(const std::string& line);
@@ -34,17 +43,26 @@ class ProgressReporter {
  private:
   using Clock = std::chrono::steady_clock;
   std::string render(const std::string& stage, std::size_t done, std::size_t total, bool for_bar) const;
+  double run_fraction_locked() const;
 
   Mode m_mode;
   std::FILE* m_stream;
   double m_interval;
-  std::mutex m_mutex;
+  mutable std::mutex m_mutex;
   std::string m_task;
   std::string m_stage;
   std::size_t m_last_done = 0;
   Clock::time_point m_stage_start = Clock::now();
   Clock::time_point m_last_print{};
   bool m_bar_open = false;
+  // The whole run: techniques, and stages of the current one.
+  std::size_t m_techniques = 0;
+  std::size_t m_technique = 0;
+  std::size_t m_stages_expected = 1;
+  std::size_t m_stages_done = 0;
+  double m_stage_fraction = 0.0;
+  bool m_stage_counted = false;  ///< the current stage already counts as done
+  Clock::time_point m_run_start = Clock::now();
 };
 
 }  // namespace vizrun::host

@@ -44,6 +44,13 @@ class VIZRUN_SDK_API Host {
   /// Throws vizrun::Interrupted once the user has asked the run to stop.
   /// Call it between units of work (batches, steps).
   virtual void check_stop() const = 0;
+
+  // --- SDK 1.2. New virtuals go below, never above (see plugin_abi.h).
+
+  /// Announces how many stages (distinct `stage` names, each reported until done ==
+  /// total) the technique is about to run, e.g. one per layer. Optional: it lets the
+  /// host show the whole run's progress and ETA, not only the current stage's.
+  virtual void expect_stages(std::size_t count) const;
 };
 
 /// Where a technique's results go. The host chooses file names inside the

@@ -56,9 +56,10 @@ VIZRUN_SDK_API at::Tensor upscale(const at::Tensor& hwc, std::int64_t factor);
 /// rounded to nearest (ties to even) as OpenCV writes the float sum.
 VIZRUN_SDK_API at::Tensor overlay(const at::Tensor& photo, const at::Tensor& heat, double intensity = 0.4);
 
-/// Adds a band above the image with `text` drawn in a built-in bitmap font
-/// (printable ASCII), white on the band colour; the band is at least as wide
-/// as the text. `scale` enlarges the font (glyphs are 5x7 pixels at scale 1).
+/// Adds a band above the image with `text` drawn in the built-in font (DejaVu Sans
+/// Mono, anti-aliased, printable ASCII), white on the band colour; the band is at
+/// least as wide as the text. `scale` 1 draws 7 x 14 px cells, 2 draws 13 x 27 px
+/// cells, larger scales repeat those pixels (scale / 2 times).
 VIZRUN_SDK_API at::Tensor add_title(const at::Tensor& hwc, const std::string& text, std::int64_t scale = 2,
                                     std::uint8_t band = 32);
 

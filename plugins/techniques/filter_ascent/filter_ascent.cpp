@@ -224,6 +224,7 @@ void FilterAscent::run(ModelBackend& model, Output& out) {
   kit::MemoryReuseScope reuse(m_device.is_cpu() && kit::opt_bool(m_options, "reuse_memory", true));
   Dict final_losses;
   Dict loss_curves;
+  if (m_host) m_host->expect_stages(layers.size());
   for (const auto& layer : layers) {
     if (layer.shape.size() != 3)
       throw Error("filter_ascent: layer " + layer.name + " (" + layer.type + ") has no spatial output; choose a convolution");
