@@ -24,7 +24,9 @@ void Manifest::save_soon() {
 }
 
 void Manifest::save_locked() {
-  write_file_atomic(m_path, m_data.dump(2) + "\n");
+  // Strings from outside (file names, plugin records) may not be UTF-8: a dump that
+  // threw would leave the run without its record, so bad bytes become U+FFFD.
+  write_file_atomic(m_path, m_data.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   m_last_save = std::chrono::steady_clock::now();
 }
 
