@@ -1,10 +1,16 @@
 #include "vizrun_host/config.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <regex>
+#include <sstream>
+#include <unordered_map>
 
 #include "vizrun_host/experiment.h"
 #include "vizrun_host/files.h"
@@ -26,42 +32,193 @@ std::string escape_pointer_token(const std::string& token) {
   return out;
 }
 
-/// YAML 1.2 core-schema typing of a plain (unquoted) scalar.
-json scalar_to_json(const YAML::Node& node) {
-  const std::string& text = node.Scalar();
-  if (node.Tag() == "!") return text;  // quoted: always a string
-  static const std::regex null_re("^(~|null|Null|NULL|)$");
-  static const std::regex true_re("^(true|True|TRUE)$");
-  static const std::regex false_re("^(false|False|FALSE)$");
-  static const std::regex int_re("^[-+]?[0-9]+$");
-  static const std::regex float_re("^[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?$");
-  static const std::regex inf_re("^[-+]?\\.(inf|Inf|INF)$");
-  static const std::regex nan_re("^\\.(nan|NaN|NAN)$");
-  if (std::regex_match(text, null_re)) return nullptr;
-  if (std::regex_match(text, true_re)) return true;
-  if (std::regex_match(text, false_re)) return false;
-  if (std::regex_match(text, int_re)) {
-    try {
-      return std::stoll(text);
-    } catch (const std::out_of_range&) {
-      return std::stod(text);
-    }
+bool one_of(const std::string& text, std::initializer_list<const char*> words) {
+  for (const char* w : words) {
+    if (text == w) return true;
   }
-  if (std::regex_match(text, float_re)) return std::stod(text);
-  if (std::regex_match(text, inf_re)) return text[0] == '-' ? -INFINITY : INFINITY;
-  if (std::regex_match(text, nan_re)) return NAN;
+  return false;
+}
+
+bool all_digits(const std::string& text, std::size_t from, std::size_t to) {
+  if (from >= to) return false;
+  for (std::size_t i = from; i < to; ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(text[i]))) return false;
+  }
+  return true;
+}
+
+/// [-+]?[0-9]+
+bool is_int_text(const std::string& t) {
+  const std::size_t from = !t.empty() && (t[0] == '-' || t[0] == '+') ? 1 : 0;
+  return all_digits(t, from, t.size());
+}
+
+/// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool is_float_text(const std::string& t) {
+  std::size_t i = !t.empty() && (t[0] == '-' || t[0] == '+') ? 1 : 0;
+  const std::size_t int_start = i;
+  while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i;
+  const bool int_digits = i > int_start;
+  if (i < t.size() && t[i] == '.') {
+    const std::size_t frac_start = ++i;
+    while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i;
+    if (!int_digits && i == frac_start) return false;
+  } else if (!int_digits) {
+    return false;
+  }
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '-' || t[i] == '+')) ++i;
+    return all_digits(t, i, t.size());
+  }
+  return i == t.size();
+}
+
+/// YAML 1.2 core-schema typing of a scalar; `quoted` scalars are always strings.
+/// Numbers too large for a double come back as infinity (the builder refuses them).
+json scalar_to_json(const std::string& text, bool quoted) {
+  if (quoted) return text;
+  if (one_of(text, {"", "~", "null", "Null", "NULL"})) return nullptr;
+  if (one_of(text, {"true", "True", "TRUE"})) return true;
+  if (one_of(text, {"false", "False", "FALSE"})) return false;
+  if (is_int_text(text)) {
+    errno = 0;
+    const long long v = std::strtoll(text.c_str(), nullptr, 10);
+    if (errno != ERANGE) return v;
+  }
+  if (is_int_text(text) || is_float_text(text)) return std::strtod(text.c_str(), nullptr);  // ERANGE: inf or 0
+  const std::size_t sign = !text.empty() && (text[0] == '-' || text[0] == '+') ? 1 : 0;
+  if (one_of(text.substr(sign), {".inf", ".Inf", ".INF"})) return text[0] == '-' ? -INFINITY : INFINITY;
+  if (one_of(text, {".nan", ".NaN", ".NAN"})) return NAN;
   return text;
 }
 
-struct Converter {
-  ConfigTree& tree;
-  std::string override_text;  // non-empty for values that came from --set
+/// Limits on what one document may expand to. Aliases count in full each time they
+/// are used, so a few hundred bytes of nested aliases ("billion laughs") cannot turn
+/// into gigabytes; no real experiment comes near these.
+constexpr std::size_t kMaxValues = 250'000;
+constexpr std::size_t kMaxAliases = 10'000;
+constexpr std::size_t kMaxTextBytes = std::size_t{16} << 20;
+constexpr std::size_t kMaxDepth = 256;
+
+std::string count_words(std::size_t n) {
+  std::string digits = std::to_string(n);
+  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(static_cast<std::size_t>(i), ",");
+  return digits;
+}
+
+/// Builds the JSON tree from yaml-cpp's parser events, recording where every value
+/// and key is written. Working on events (not on YAML::Node) lets it see aliases:
+/// each is expanded by copying its anchor's finished value, within the limits above.
+class TreeBuilder final : public YAML::EventHandler {
+ public:
+  TreeBuilder(std::string file, std::string override_text)
+      : m_file(std::move(file)), m_override(std::move(override_text)) {}
+
+  json result;
+  std::map<std::string, Origin> value_origins;  ///< pointers relative to the document
+  std::map<std::string, Origin> key_origins;
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnAnchor(const YAML::Mark&, const std::string& name) override { m_anchor_name = name; }
+
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    refuse_key(mark);
+    const std::string pointer = value_pointer(mark);
+    count(mark, pointer, 1, 0);
+    remember(anchor, json(nullptr), 1, 0, nullptr);
+    place(nullptr);
+  }
+
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& text) override {
+    const bool key = next_is_key();
+    const std::string pointer = key ? child_pointer(text) : value_pointer(mark);
+    if (const std::size_t bad = first_invalid_utf8(text); bad != std::string::npos) {
+      fail(mark, key ? parent_pointer() : pointer,
+           std::string(key ? "key '" : "text '") + printable_utf8(text) + "' is not valid UTF-8 (byte " +
+               std::to_string(bad + 1) + "; a \\u escape of a lone surrogate encodes no character)");
+    }
+    count(mark, pointer, 1, text.size());
+    if (key) {
+      remember(anchor, json(text), 1, text.size(), &text);
+      set_key(mark, text);
+      return;
+    }
+    json value = scalar_to_json(text, tag == "!");
+    if (value.is_number_float() && !std::isfinite(value.get<double>())) {
+      const bool literal = text.find_first_of("iInN") != std::string::npos;  // .inf, .nan
+      fail(mark, pointer,
+           literal ? "expected a finite number, got " + text + " (NaN and infinity are not accepted)"
+                   : "the number " + text + " is too large (beyond +-1.8e308); expected a finite number");
+    }
+    remember(anchor, value, 1, text.size(), &text);
+    place(std::move(value));
+  }
+
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open(mark, anchor, json::array());
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    open(mark, anchor, json::object());
+  }
+  void OnMapEnd() override { close(); }
+
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    const bool key = next_is_key();
+    const std::string pointer = key ? parent_pointer() : value_pointer(mark);
+    auto it = m_anchors.find(anchor);
+    const std::string name = "*" + (it == m_anchors.end() ? std::string("?") : it->second.name);
+    if (it == m_anchors.end() || !it->second.done) {
+      fail(mark, pointer, "alias " + name + " refers to a node that contains it (recursive aliases are not allowed)");
+    }
+    if (++m_aliases > kMaxAliases) {
+      fail(mark, pointer, "alias " + name + " is alias number " + count_words(m_aliases) + "; a config may use at most " +
+                              count_words(kMaxAliases) + " (an alias bomb?)");
+    }
+    const Anchor& a = it->second;
+    if (m_values + a.values > kMaxValues || m_bytes + a.bytes > kMaxTextBytes) {
+      fail(mark, pointer,
+           "alias " + name + " repeats " + count_words(a.values) + " values (" + count_words(a.bytes) +
+               " bytes of text); with it the document would exceed " + count_words(kMaxValues) + " values or " +
+               count_words(kMaxTextBytes >> 20) + " MiB (aliases count in full each time: an alias bomb?)");
+    }
+    count(mark, pointer, a.values, a.bytes);
+    if (key) {
+      if (!a.is_scalar) fail(mark, pointer, "keys must be plain strings (alias " + name + " is not a scalar)");
+      set_key(mark, a.text);
+      return;
+    }
+    place(json(a.value));
+  }
+
+ private:
+  struct Frame {
+    json value;  // array or object being filled
+    std::string pointer;
+    bool have_key = false;
+    std::string key;
+    YAML::anchor_t anchor = 0;
+    std::size_t values_before = 0, bytes_before = 0;
+  };
+  struct Anchor {
+    std::string name;
+    bool done = false;
+    bool is_scalar = false;
+    std::string text;  // the scalar as written, for aliases used as keys
+    json value;
+    std::size_t values = 0, bytes = 0;
+  };
 
   Origin origin(const YAML::Mark& mark) const {
     Origin o;
-    o.file = tree.file;
-    if (!override_text.empty()) {
-      o.override_text = override_text;
+    o.file = m_file;
+    if (!m_override.empty()) {
+      o.override_text = m_override;
     } else if (mark.line >= 0) {
       o.line = mark.line + 1;
       o.column = mark.column + 1;
@@ -69,42 +226,156 @@ struct Converter {
     return o;
   }
 
-  json convert(const YAML::Node& node, const std::string& pointer) {
-    tree.value_origins[pointer] = origin(node.Mark());
-    switch (node.Type()) {
-      case YAML::NodeType::Null:
-      case YAML::NodeType::Undefined: return nullptr;
-      case YAML::NodeType::Scalar: return scalar_to_json(node);
-      case YAML::NodeType::Sequence: {
-        json list = json::array();
-        std::size_t i = 0;
-        for (const auto& item : node) list.push_back(convert(item, pointer + "/" + std::to_string(i++)));
-        return list;
-      }
-      case YAML::NodeType::Map: {
-        json object = json::object();
-        for (const auto& kv : node) {
-          if (!kv.first.IsScalar()) {
-            tree.fail(pointer, "keys must be plain strings");
-          }
-          const std::string key = kv.first.Scalar();
-          const std::string child = pointer + "/" + escape_pointer_token(key);
-          tree.key_origins[child] = origin(kv.first.Mark());
-          if (object.contains(key)) tree.fail(child, "duplicate key '" + key + "'", true);
-          object[key] = convert(kv.second, child);
-        }
-        return object;
-      }
-    }
-    return nullptr;
+  [[noreturn]] void fail(const YAML::Mark& mark, const std::string& pointer, const std::string& message) const {
+    const Origin o = origin(mark);
+    std::string where = o.describe();
+    if (o.override_text.empty() && !pointer.empty()) where += ": " + display_path(pointer);
+    throw ConfigError(where + ": " + message);
   }
+
+  bool next_is_key() const {
+    return !m_stack.empty() && m_stack.back().value.is_object() && !m_stack.back().have_key;
+  }
+  std::string parent_pointer() const { return m_stack.empty() ? std::string() : m_stack.back().pointer; }
+  std::string child_pointer(const std::string& key) const { return parent_pointer() + "/" + escape_pointer_token(key); }
+
+  /// The pointer of the value about to be placed, with its origin recorded.
+  std::string value_pointer(const YAML::Mark& mark) {
+    std::string pointer;
+    if (!m_stack.empty()) {
+      const Frame& f = m_stack.back();
+      pointer = f.value.is_object() ? child_pointer(f.key) : f.pointer + "/" + std::to_string(f.value.size());
+    }
+    value_origins[pointer] = origin(mark);
+    return pointer;
+  }
+
+  void refuse_key(const YAML::Mark& mark) const {
+    if (next_is_key()) fail(mark, parent_pointer(), "keys must be plain strings");
+  }
+
+  void count(const YAML::Mark& mark, const std::string& pointer, std::size_t values, std::size_t bytes) {
+    m_values += values;
+    m_bytes += bytes;
+    if (m_values > kMaxValues) {
+      fail(mark, pointer, "the document holds more than " + count_words(kMaxValues) + " values");
+    }
+    if (m_bytes > kMaxTextBytes) {
+      fail(mark, pointer, "the document holds more than " + count_words(kMaxTextBytes >> 20) + " MiB of text");
+    }
+  }
+
+  void remember(YAML::anchor_t anchor, const json& value, std::size_t values, std::size_t bytes, const std::string* text) {
+    if (anchor == YAML::NullAnchor) return;
+    Anchor& a = m_anchors[anchor];
+    a.name = std::move(m_anchor_name);
+    a.done = true;
+    a.is_scalar = text != nullptr;
+    if (text) a.text = *text;
+    a.value = value;
+    a.values = values;
+    a.bytes = bytes;
+  }
+
+  void set_key(const YAML::Mark& mark, const std::string& key) {
+    Frame& f = m_stack.back();
+    const std::string child = child_pointer(key);
+    key_origins[child] = origin(mark);
+    if (f.value.contains(key)) fail(mark, child, "duplicate key '" + key + "'");
+    f.key = key;
+    f.have_key = true;
+  }
+
+  void place(json value) {
+    if (m_stack.empty()) {
+      result = std::move(value);
+      return;
+    }
+    Frame& f = m_stack.back();
+    if (f.value.is_object()) {
+      f.value[f.key] = std::move(value);
+      f.have_key = false;
+    } else {
+      f.value.push_back(std::move(value));
+    }
+  }
+
+  void open(const YAML::Mark& mark, YAML::anchor_t anchor, json empty) {
+    refuse_key(mark);
+    const std::string pointer = value_pointer(mark);
+    if (m_stack.size() >= kMaxDepth) {
+      fail(mark, pointer, "nesting deeper than " + std::to_string(kMaxDepth) + " levels");
+    }
+    count(mark, pointer, 1, 0);
+    Frame f;
+    f.value = std::move(empty);
+    f.pointer = pointer;
+    f.anchor = anchor;
+    f.values_before = m_values;
+    f.bytes_before = m_bytes;
+    if (anchor != YAML::NullAnchor) {
+      Anchor& a = m_anchors[anchor];
+      a.name = std::move(m_anchor_name);
+      a.done = false;
+    }
+    m_stack.push_back(std::move(f));
+  }
+
+  void close() {
+    Frame f = std::move(m_stack.back());
+    m_stack.pop_back();
+    if (f.anchor != YAML::NullAnchor) {
+      Anchor& a = m_anchors[f.anchor];
+      a.done = true;
+      a.value = f.value;
+      a.values = m_values - f.values_before + 1;
+      a.bytes = m_bytes - f.bytes_before;
+    }
+    place(std::move(f.value));
+  }
+
+  std::string m_file, m_override;
+  std::vector<Frame> m_stack;
+  std::unordered_map<YAML::anchor_t, Anchor> m_anchors;
+  std::string m_anchor_name;
+  std::size_t m_values = 0, m_bytes = 0, m_aliases = 0;
 };
 
-YAML::Node parse_yaml_text(const std::string& text, const std::string& label, int line_offset = 0) {
+/// Refuses text that is not UTF-8 before yaml-cpp sees it, naming the line and
+/// column (in characters) of the first bad byte.
+void require_utf8(const std::string& text, const std::string& label, bool is_override) {
+  const std::size_t bad = first_invalid_utf8(text);
+  if (bad == std::string::npos) return;
+  char byte[8];
+  std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned char>(text[bad]));
+  if (is_override) {
+    throw ConfigError(printable_utf8(label) + ": byte " + std::to_string(bad + 1) + " of the value (" + byte +
+                      ") is not UTF-8; expected UTF-8 text");
+  }
+  int line = 1, column = 1;
+  for (std::size_t i = 0; i < bad; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') {
+      ++line;
+      column = 1;
+    } else if ((c & 0xC0) != 0x80) {
+      ++column;  // count characters, not continuation bytes
+    }
+  }
+  throw ConfigError(printable_utf8(label) + ":" + std::to_string(line) + ":" + std::to_string(column) +
+                    ": invalid UTF-8 (byte " + byte + "); experiment files must be UTF-8 text (re-save it as UTF-8)");
+}
+
+/// Parses the first YAML document of `text` into a builder. Throws ConfigError.
+void build(TreeBuilder& builder, const std::string& text, const std::string& label, bool is_override) {
+  require_utf8(text, label, is_override);
+  std::istringstream in(text);
   try {
-    return YAML::Load(text);
+    YAML::Parser parser(in);
+    parser.HandleNextDocument(builder);
   } catch (const YAML::Exception& e) {
-    Origin o{label, e.mark.line + 1 + line_offset, e.mark.column + 1, ""};
+    Origin o{printable_utf8(label), e.mark.line + 1, e.mark.column + 1, ""};
+    if (is_override) o = Origin{"", 0, 0, printable_utf8(label)};
     throw ConfigError(o.describe() + ": invalid YAML: " + e.msg);
   }
 }
@@ -144,8 +415,11 @@ ConfigTree parse_config(const std::string& yaml_text, const std::string& label, 
   ConfigTree tree;
   tree.file = label;
   tree.base_dir = base_dir;
-  YAML::Node node = parse_yaml_text(yaml_text, label);
-  tree.root = Converter{tree, ""}.convert(node, "");
+  TreeBuilder builder(label, "");
+  build(builder, yaml_text, label, false);
+  tree.root = std::move(builder.result);
+  tree.value_origins = std::move(builder.value_origins);
+  tree.key_origins = std::move(builder.key_origins);
   if (tree.root.is_null()) tree.root = json::object();
   if (!tree.root.is_object()) tree.fail("", "expected a mapping at the top level of the experiment file");
   return tree;
@@ -173,7 +447,8 @@ void apply_override(ConfigTree& tree, const std::string& assignment, const std::
     throw ConfigError(shown + ": expected key.path=value");
   }
   const std::vector<std::string> keys = split(assignment.substr(0, eq), '.');
-  const YAML::Node parsed = parse_yaml_text(assignment.substr(eq + 1), shown);
+  TreeBuilder parsed(tree.file, printable_utf8(shown));
+  build(parsed, assignment.substr(eq + 1), shown, true);
 
   json* node = &tree.root;
   std::string pointer;
@@ -213,7 +488,9 @@ void apply_override(ConfigTree& tree, const std::string& assignment, const std::
       break;
     }
   }
-  *node = Converter{tree, shown}.convert(parsed, pointer);
+  for (auto& [p, o] : parsed.value_origins) tree.value_origins[pointer + p] = o;
+  for (auto& [p, o] : parsed.key_origins) tree.key_origins[pointer + p] = o;
+  *node = std::move(parsed.result);
 }
 
 std::string display_path(const std::string& pointer) {
@@ -261,7 +538,7 @@ void emit(YAML::Emitter& out, const json& value) {
       bool plain_ok = false;
       try {
         YAML::Node probe = YAML::Load(s);
-        plain_ok = probe.IsScalar() && probe.Scalar() == s && scalar_to_json(probe).is_string();
+        plain_ok = probe.IsScalar() && probe.Scalar() == s && scalar_to_json(s, probe.Tag() == "!").is_string();
       } catch (const YAML::Exception&) {
       }
       if (plain_ok) out << s;

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <set>
+#include <thread>
 
 #include "vizrun_host/embedded.h"
 #include "vizrun_host/schema.h"
@@ -48,7 +49,16 @@ Experiment resolve_experiment(ConfigTree tree) {
   e.seed = root["seed"].get<std::uint64_t>();
   e.device = root["device"];
   e.precision = root["precision"];
+  // threads: 100000 would start that many threads; bound it by this machine.
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const std::int64_t max_threads = 4 * static_cast<std::int64_t>(cores);
+  if (root["threads"].get<double>() > static_cast<double>(max_threads)) {
+    tree.fail("/threads", "expected at most " + std::to_string(max_threads) + " threads (4 x the " +
+                              std::to_string(cores) + " cores of this machine; 0 uses every core), got " +
+                              root["threads"].dump());
+  }
   e.threads = root["threads"];
+  e.max_image_pixels = root["max_image_pixels"];
   // Run folders belong to whoever runs vizrun, not beside the config: an installed
   // config (the built-in demo) lives in a read-only share/ folder.
   e.output = fs::absolute(root["output"].get<std::string>()).lexically_normal().string();

@@ -4,22 +4,44 @@
 #include <OpenImageIO/imageio.h>
 #include <torch/types.h>
 
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <sstream>
 
 #include "vizrun/error.h"
+#include "vizrun/memory.h"
 #include "vizrun_host/files.h"
 
 namespace vizrun::host {
+namespace {
 
-at::Tensor read_image(const std::string& path) {
+std::string megapixels(std::int64_t pixels) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f megapixels", static_cast<double>(pixels) / 1e6);
+  return buf;
+}
+
+}  // namespace
+
+at::Tensor read_image(const std::string& path, std::int64_t max_pixels) {
   auto in = OIIO::ImageInput::open(path);
   if (!in) throw Error(path + ": cannot read image: " + OIIO::geterror());
+  // The header says how large the picture is: a small file can claim 20000 x 20000
+  // pixels (a "decompression bomb"), so refuse before anything is decoded.
   const OIIO::ImageSpec& spec = in->spec();
-  const int w = spec.width, h = spec.height, c = spec.nchannels;
+  const std::int64_t w = spec.width, h = spec.height, c = spec.nchannels;
+  const std::string size = std::to_string(w) + "x" + std::to_string(h);
+  if (w <= 0 || h <= 0 || c <= 0) throw Error(path + ": cannot read image: its header claims " + size + " pixels");
+  if (max_pixels > 0 && w * h > max_pixels) {
+    throw Error(path + ": image of " + size + " pixels (" + megapixels(w * h) + ") is larger than max_image_pixels " +
+                std::to_string(max_pixels) + " (" + megapixels(max_pixels) +
+                "); raise max_image_pixels in the experiment to allow it");
+  }
+  // The decoded bytes, the RGB float copy and OpenImageIO's own buffer.
+  require_memory(path + ": decoding " + size + " pixels", static_cast<double>(w * h) * (2.0 * c + 4.0 * 3));
   auto pixels = torch::empty({h, w, c}, torch::kUInt8);
-  if (!in->read_image(0, 0, 0, c, OIIO::TypeDesc::UINT8, pixels.data_ptr())) {
+  if (!in->read_image(0, 0, 0, static_cast<int>(c), OIIO::TypeDesc::UINT8, pixels.data_ptr())) {
     throw Error(path + ": cannot decode image: " + in->geterror());
   }
   in->close();

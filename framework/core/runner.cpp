@@ -181,7 +181,7 @@ class RunHost final : public Host {
 
   at::Tensor load_image(const std::string& path) const override {
     const std::string full = resolve_path(path);
-    at::Tensor image = read_image(full);
+    at::Tensor image = read_image(full, m_max_image_pixels);
     record_input(full);
     return image;
   }
@@ -194,6 +194,7 @@ class RunHost final : public Host {
   }
 
   std::string cache_dir() const override { return m_cache; }
+  void set_max_image_pixels(std::int64_t pixels) { m_max_image_pixels = pixels; }
   void log(LogLevel level, const std::string& message) const override { m_logger.write(level, message); }
   void expect_stages(std::size_t count) const override { m_progress.expect_stages(count); }
 
@@ -220,6 +221,7 @@ class RunHost final : public Host {
   ProgressReporter& m_progress;
   Manifest& m_manifest;
   std::string m_cache;
+  std::int64_t m_max_image_pixels = 100'000'000;
   mutable std::mutex m_mutex;
   mutable std::set<std::string> m_inputs;
 };
@@ -358,6 +360,25 @@ json initial_manifest(const Experiment& e, const RunSettings& s, const std::stri
 
 }  // namespace
 
+std::string one_line_error(const std::exception& error) {
+  if (dynamic_cast<const std::bad_alloc*>(&error)) {
+    return "out of memory (std::bad_alloc): an option asks for more memory than this machine has";
+  }
+  // LibTorch's errors carry a C++ backtrace of 20-odd lines after the message.
+  std::string text = error.what();
+  if (const auto* c10_error = dynamic_cast<const c10::Error*>(&error)) text = c10_error->what_without_backtrace();
+  std::string line;
+  for (const char c : text) {
+    if (c == '\n' || c == '\r') {
+      if (!line.empty() && line.back() != ' ') line += ' ';
+    } else {
+      line += c;
+    }
+  }
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  return line.empty() ? std::string("unknown error") : line;
+}
+
 std::string resolve_device(const std::string& requested) {
   if (requested == "cpu") return "cpu";
   const bool cuda = torch::cuda::is_available();
@@ -411,6 +432,7 @@ RunResult run_experiment_in_process(const Experiment& e, const PluginRegistry& r
   torch::set_num_threads(threads);
   at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
   RunHost host(e.tree.base_dir, logger, progress, manifest);
+  host.set_max_image_pixels(e.max_image_pixels);
 
   std::shared_ptr<ModelBackend> model;
   RunResult result{run_dir, "complete", 0};
@@ -462,8 +484,8 @@ RunResult run_experiment_in_process(const Experiment& e, const PluginRegistry& r
   } catch (const Interrupted&) {
     return finish("interrupted", "interrupted while loading the model");
   } catch (const std::exception& ex) {
-    logger.error(ex.what());
-    return finish("failed", std::string("model: ") + ex.what());
+    logger.error(one_line_error(ex));
+    return finish("failed", "model: " + one_line_error(ex));
   } catch (abi::__forced_unwind&) {
     throw;
   } catch (...) {
@@ -505,7 +527,7 @@ RunResult run_experiment_in_process(const Experiment& e, const PluginRegistry& r
       status = "interrupted";
     } catch (const std::exception& ex) {
       status = "failed";
-      error = ex.what();
+      error = one_line_error(ex);
     } catch (abi::__forced_unwind&) {
       throw;
     } catch (...) {

@@ -117,7 +117,7 @@ void record_plan(const SweepPlan& plan, const ConfigTree& tree, const std::vecto
                  {"jobs", plan.jobs.size()}};
   fs::create_directories(plan.directory);
   const std::string path = plan_file(plan.directory);
-  if (!write_file_once(path, record.dump(2) + "\n")) {
+  if (!write_file_once(path, record.dump(2, ' ', false, json::error_handler_t::replace) + "\n")) {
     const json existing = json::parse(read_file(path));
     if (existing.value("id", "") != plan.id) {
       throw ConfigError(plan.directory + " already holds sweep " + existing.value("id", "?") + ", not " + plan.id +
@@ -197,7 +197,7 @@ std::vector<std::string> merge_sweep(const SweepPlan& plan) {
   }
   summary["complete"] = complete;
   summary["status"] = problems.empty() ? "complete" : "incomplete";
-  write_file_atomic(plan.directory + "/sweep_manifest.json", summary.dump(2) + "\n");
+  write_file_atomic(plan.directory + "/sweep_manifest.json", summary.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
   write_file_atomic(plan.directory + "/index.html", render_sweep_report(summary));
   return problems;
 }

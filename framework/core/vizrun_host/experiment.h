@@ -31,6 +31,7 @@ struct Experiment {
   std::string device;     ///< as written: cpu | cuda | auto
   std::string precision;  ///< fp32 | bf16
   int threads = 0;        ///< 0: every core
+  std::int64_t max_image_pixels = 100'000'000;  ///< image inputs above this are refused from their header
   std::string output;     ///< base folder for run folders, resolved
   std::vector<std::string> plugin_path;  ///< extra plugin folders or files, resolved
   std::string weights;

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ struct RunResult {
 /// The device `requested` resolves to here ("auto": cuda when usable, else cpu).
 /// Throws ConfigError when cuda is requested but unusable.
 std::string resolve_device(const std::string& requested);
+
+/// What a failed plugin call says, on one line: LibTorch's message without its
+/// backtrace, std::bad_alloc as "out of memory", line breaks folded.
+std::string one_line_error(const std::exception& error);
 
 /// Runs the experiment, in a supervised worker unless settings.supervised is off.
 RunResult run_experiment(const Experiment& experiment, const PluginRegistry& registry, const RunSettings& settings);

@@ -15,4 +15,10 @@ bool ends_with(std::string_view text, std::string_view suffix);
 /// enough to be a plausible typo.
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
 
+/// Offset of the first byte of `text` that does not belong to well-formed UTF-8
+/// (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or npos.
+std::size_t first_invalid_utf8(std::string_view text);
+/// `text` with every byte that is not well-formed UTF-8 written as \xNN, for messages.
+std::string printable_utf8(std::string_view text);
+
 }  // namespace vizrun::host

@@ -8,6 +8,7 @@
 
 #include "technique_kit.h"
 #include "vizrun/image.h"
+#include "vizrun/memory.h"
 
 namespace vizrun::techniques {
 
@@ -66,6 +67,28 @@ void ActivationGrids::run(ModelBackend& model, Output& out) {
   if (paths.size() > 1 && !channels)
     m_host->log(LogLevel::info, "activations: " + std::to_string(paths.size()) + " images x " +
                                     std::to_string(taps.size()) + " layers");
+
+  // Refuse what cannot fit before allocating: one batch through the network, and
+  // the largest grid (every channel of a layer, enlarged).
+  if (m_device.is_cpu()) {
+    vizrun::require_memory("activations: a batch of " + std::to_string(std::min<std::int64_t>(batch, paths.size())) +
+                               " images of " + std::to_string(height) + "x" + std::to_string(width) + " through " +
+                               taps.back(),
+                           kit::activation_bytes(model, height, width, std::min<std::int64_t>(batch, paths.size()),
+                                                 taps.back(), 1.0));
+  }
+  for (const auto& l : layers) {
+    if (l.shape.size() != 3) continue;
+    const std::int64_t factor = up.is_int() ? std::max<std::int64_t>(1, up.as_int())
+                                            : auto_upscale(l.shape[1], l.shape[2], min_cell);
+    const double cell_h = static_cast<double>(l.shape[1] * factor + margin);
+    const double cell_w = static_cast<double>(l.shape[2] * factor + margin);
+    const double cells = static_cast<double>(l.shape[0]);
+    vizrun::require_memory("activations: the grid of " + l.name + " (" + std::to_string(l.shape[0]) + " channels of " +
+                               std::to_string(l.shape[1] * factor) + "x" + std::to_string(l.shape[2] * factor) +
+                               " pixels, upscale " + std::to_string(factor) + ")",
+                           cells * cell_h * cell_w * 3 * 2 + cells * static_cast<double>(l.shape[1] * l.shape[2]) * 12);
+  }
 
   kit::PrecisionScope precision(m_precision, m_device, m_host);
   torch::autograd::AutoGradMode grad_off(false);

@@ -355,6 +355,19 @@ at::Tensor stack_resized(const std::vector<at::Tensor>& pictures, std::int64_t h
   return at::stack(items).to(device).contiguous();
 }
 
+double activation_bytes(const ModelBackend& model, std::int64_t height, std::int64_t width, std::int64_t batch,
+                        const std::string& last, double copies) {
+  double elements = 0;
+  for (const auto& l : model.layers_for(height, width)) {
+    double e = 1;
+    for (const auto s : l.shape) e *= static_cast<double>(s);
+    elements += e;
+    if (l.name == last) break;
+  }
+  const double input = 4.0 * static_cast<double>(height) * static_cast<double>(width) * 3;
+  return static_cast<double>(batch) * (elements * copies * 4.0 + input);
+}
+
 std::string stem(const std::string& path) {
   std::string base = path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
   const auto dot = base.find_last_of('.');

@@ -95,6 +95,13 @@ at::Tensor load_batch(const Host& host, const std::vector<std::string>& paths, s
 at::Tensor stack_resized(const std::vector<at::Tensor>& pictures, std::int64_t height, std::int64_t width,
                          const std::string& mode, c10::Device device);
 
+/// Bytes of the layer outputs a forward pass of `batch` inputs of height x width
+/// produces through `last` (every layer when empty), at 4 bytes per element, times
+/// `copies` (autograd keeps outputs and gradients: about 3), plus the input itself.
+/// An estimate to check against vizrun::available_memory() before allocating.
+double activation_bytes(const ModelBackend& model, std::int64_t height, std::int64_t width, std::int64_t batch,
+                        const std::string& last, double copies);
+
 /// File stem of a path ("a/b/cat.png" -> "cat"), for output names.
 std::string stem(const std::string& path);
 

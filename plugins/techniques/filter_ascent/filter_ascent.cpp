@@ -11,6 +11,7 @@
 
 #include "technique_kit.h"
 #include "vizrun/image.h"
+#include "vizrun/memory.h"
 
 namespace vizrun::techniques {
 
@@ -189,14 +190,10 @@ std::int64_t FilterAscent::batch_size(const ModelBackend& model, const std::stri
   if (requested > 0) return std::min<std::int64_t>(requested, static_cast<std::int64_t>(filters));
   // Autograd keeps roughly every activation up to the target layer (plus its
   // gradient while the backward pass runs): ~3 floats per activation element.
-  double per_image = 0;
-  for (const auto& l : model.layers_for(height, width)) {
-    double elements = 1;
-    for (const auto s : l.shape) elements *= static_cast<double>(s);
-    per_image += elements;
-    if (l.name == layer) break;
-  }
-  per_image = (per_image * 3.0 + 4.0 * height * width * 3) * 4.0;
+  // (activation_bytes counts the input once; the picture, its gradient and the step
+  // keep four copies: 48 bytes per pixel in all, as before.)
+  const double per_image = kit::activation_bytes(model, height, width, 1, layer, 3.0) +
+                           36.0 * static_cast<double>(height) * static_cast<double>(width);
   const double budget = kit::opt_double(m_options, "memory_budget_mb", 2048.0) * 1024.0 * 1024.0;
   const auto fit = static_cast<std::int64_t>(budget / std::max(per_image, 1.0));
   const std::int64_t cap = kit::opt_int(m_options, "max_batch", 8);
@@ -232,6 +229,23 @@ void FilterAscent::run(ModelBackend& model, Output& out) {
     const std::int64_t batch = batch_size(model, layer.name, height, width, filters.size());
     const std::int64_t n = static_cast<std::int64_t>(filters.size());
     const std::int64_t batches = (n + batch - 1) / batch;
+    // Refuse what cannot fit before the first allocation: a batch through the
+    // network, and the layer's grid with every picture it holds.
+    const std::string shape = std::to_string(height) + "x" + std::to_string(width);
+    if (m_device.is_cpu()) {
+      vizrun::require_memory("filter_ascent: " + layer.name + ": a batch of " + std::to_string(batch) + " pictures of " +
+                                 shape,
+                             kit::activation_bytes(model, height, width, batch, layer.name, 3.0) +
+                                 16.0 * static_cast<double>(batch * height * width * 3));
+    }
+    {
+      const double cell = static_cast<double>(std::max<std::int64_t>(1, std::min(height, width) - 2 * crop) + margin);
+      const double rows = static_cast<double>((n + cols - 1) / cols);
+      const double grid = rows * cell * static_cast<double>(std::min(n, cols)) * cell * 3;
+      vizrun::require_memory("filter_ascent: " + layer.name + ": the grid of " + std::to_string(n) + " pictures of " +
+                                 shape + " with grid_margin " + std::to_string(margin),
+                             2.0 * grid + static_cast<double>(n * height * width * 3));
+    }
     if (m_host)
       m_host->log(LogLevel::info, "filter_ascent: " + layer.name + ": " + std::to_string(n) + " filters, " +
                                       std::to_string(height) + "x" + std::to_string(width) + ", " +

@@ -9,6 +9,7 @@
 
 #include "technique_kit.h"
 #include "vizrun/image.h"
+#include "vizrun/memory.h"
 
 namespace vizrun::techniques {
 
@@ -152,6 +153,11 @@ void GradCam::run(ModelBackend& model, Output& out) {
       if (chw.dim() != 3 || chw.size(0) != 3) throw Error("gradcam: image " + p + ": expected RGB {3, H, W} from the host");
       photos.push_back(chw);
     }
+    if (m_device.is_cpu()) {
+      vizrun::require_memory("gradcam: a batch of " + std::to_string(chunk.size()) + " images of " +
+                                 std::to_string(height) + "x" + std::to_string(width),
+                             kit::activation_bytes(model, height, width, static_cast<std::int64_t>(chunk.size()), "", 3.0));
+    }
     at::Tensor pixels = kit::stack_resized(photos, height, width, resize_mode, m_device);
     at::Tensor input;
     {
@@ -179,7 +185,14 @@ void GradCam::run(ModelBackend& model, Output& out) {
       at::Tensor photo = photos[i].permute({1, 2, 0}).round().clamp(0, 255).to(at::kByte).contiguous();
       // A small photo (Fashion-MNIST is 28 px) is enlarged by whole pixels so the overlay can be seen.
       const std::int64_t short_side = std::min(photo.size(0), photo.size(1));
-      if (short_side < overlay_min) photo = image::upscale(photo, (overlay_min + short_side - 1) / short_side);
+      const std::int64_t enlarge = short_side < overlay_min ? (overlay_min + short_side - 1) / short_side : 1;
+      // A long thin photo enlarged for its short side can be huge; the overlay keeps
+      // about 40 bytes per pixel (photo, resized map, colours, blend).
+      vizrun::require_memory("gradcam: the overlay of " + path + " (" + std::to_string(photo.size(1)) + "x" +
+                                 std::to_string(photo.size(0)) + " enlarged " + std::to_string(enlarge) +
+                                 " times for overlay_min_size " + std::to_string(overlay_min) + ")",
+                             40.0 * static_cast<double>(photo.size(0) * enlarge) * static_cast<double>(photo.size(1) * enlarge));
+      if (enlarge > 1) photo = image::upscale(photo, enlarge);
       for (std::int64_t j = 0; j < heat.size(1); ++j) {
         const std::int64_t id = classes[b][j].item<std::int64_t>();
         const at::Tensor map = heat[b][j].contiguous();

@@ -23,8 +23,8 @@ const char* const kGradCamSchema = R"json({
       "default": {"top": 1},
       "oneOf": [
         {"type": "object", "additionalProperties": false, "required": ["top"],
-         "properties": {"top": {"type": "integer", "minimum": 1, "description": "How many of the top predicted classes."}}},
-        {"type": "array", "minItems": 1, "items": {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]}}
+         "properties": {"top": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "How many of the top predicted classes."}}},
+        {"type": "array", "minItems": 1, "items": {"oneOf": [{"type": "integer", "minimum": 0, "maximum": 1000000}, {"type": "string"}]}}
       ]
     },
     "score": {
@@ -34,19 +34,19 @@ const char* const kGradCamSchema = R"json({
     "size": {
       "description": "Side of the square network input, or \"model\" for the backend's input size.",
       "default": "model",
-      "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "enum": ["model"]}]
+      "oneOf": [{"type": "integer", "minimum": 1, "maximum": 8192}, {"type": "string", "enum": ["model"]}]
     },
     "resize": {
       "type": "string", "enum": ["nearest", "bilinear"], "default": "nearest",
       "description": "How photos are resized to the network input: nearest as Keras's load_img, or bilinear as OpenCV's INTER_LINEAR."
     },
-    "intensity": {"type": "number", "minimum": 0, "default": 0.4, "description": "Heatmap intensity of the overlay: clip(photo + intensity * colormap(heatmap)), 0.4 as the book."},
+    "intensity": {"type": "number", "minimum": 0, "maximum": 10, "default": 0.4, "description": "Heatmap intensity of the overlay: clip(photo + intensity * colormap(heatmap)), 0.4 as the book."},
     "overlay_colormap": {"type": "string", "enum": ["jet", "viridis", "magma", "inferno", "gray"], "default": "jet", "description": "Colormap of the overlay (jet is OpenCV's COLORMAP_JET, as the book)."},
     "heatmap_colormap": {"type": "string", "enum": ["viridis", "jet", "magma", "inferno", "gray"], "default": "viridis", "description": "Colormap of the stand-alone heatmap image (viridis, as matplotlib's matshow)."},
-    "overlay_min_size": {"type": "integer", "minimum": 1, "default": 224, "description": "Photos whose shorter side is smaller are enlarged by whole pixels (nearest) before the overlay, so small pictures stay visible; larger photos keep their size."},
-    "heatmap_size": {"type": "integer", "minimum": 1, "default": 224, "description": "Minimum side of the stand-alone heatmap image; cells are repeated (nearest) to reach it."},
-    "report_top": {"type": "integer", "minimum": 1, "default": 3, "description": "Top predictions (class, name, probability) recorded per image in the manifest."},
-    "batch_size": {"type": "integer", "minimum": 1, "default": 16, "description": "Images per forward/backward pass; memory stays bounded by one batch whatever the number of images."},
+    "overlay_min_size": {"type": "integer", "minimum": 1, "maximum": 4096, "default": 224, "description": "Photos whose shorter side is smaller are enlarged by whole pixels (nearest) before the overlay, so small pictures stay visible; larger photos keep their size."},
+    "heatmap_size": {"type": "integer", "minimum": 1, "maximum": 4096, "default": 224, "description": "Minimum side of the stand-alone heatmap image; cells are repeated (nearest) to reach it."},
+    "report_top": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 3, "description": "Top predictions (class, name, probability) recorded per image in the manifest."},
+    "batch_size": {"type": "integer", "minimum": 1, "maximum": 1024, "default": 16, "description": "Images per forward/backward pass; memory stays bounded by one batch whatever the number of images."},
     "titles": {"type": "boolean", "default": true, "description": "Add a title band (class, id, probability) above the heatmap and overlay images."},
     "save_arrays": {"type": "boolean", "default": true, "description": "Also emit each heatmap at the layer's resolution as float32 .npy."}
   }
