@@ -126,6 +126,28 @@ TEST_CASE("sweep errors point at the offending axis", "[sweep]") {
                     Contains("sweep.yaml:11:14: sweep precision=fp8: expected one of 'fp32', 'bf16'"));
 }
 
+TEST_CASE("a sweep of more jobs than the limit is refused before it is expanded", "[sweep]") {
+  // 20^4 = 160,000 jobs (and far more for longer products, which used to overflow the
+  // count): refused at once instead of validating jobs for minutes.
+  std::string values = "[0";
+  for (int i = 1; i < 20; ++i) values += ", " + std::to_string(i);
+  values += "]";
+  const std::string text = std::string(kSweep) + "  techniques.0.options.noise_images: " + values +
+                           "\n  techniques.0.options.sleep_ms: " + values + "\n  threads: " + values + "\n";
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_THROWS_WITH(plan_of(text, {"seed=" + values.substr(1, values.size() - 2)}),
+                    Contains("sweep: 2 x 20 x 20 x 20 x 20 values make more than 10000 jobs"));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  std::string many = "seed=0";
+  for (int i = 1; i < 64; ++i) many += "," + std::to_string(i);
+  std::vector<std::string> axes;
+  for (const char* key : {"threads", "techniques.0.options.noise_images", "techniques.0.options.sleep_ms",
+                          "model.options.size", "techniques.0.options.layers.0", "precision", "device", "seed",
+                          "experiment", "techniques.0.id", "output"})
+    axes.push_back(std::string(key) + "=" + many.substr(5));
+  CHECK_THROWS_WITH(plan_of(kSweep, axes), Contains("make more than 10000 jobs"));
+}
+
 TEST_CASE("shards come from --shard, SLURM array variables or JOB_COMPLETION_INDEX", "[sweep][shard]") {
   {
     Env env({});
