@@ -41,6 +41,10 @@ std::vector<Axis> collect_axes(const ConfigTree& tree, const std::vector<std::st
       if (!it.value().is_array() || it.value().empty()) {
         tree.fail("/sweep/" + it.key(), "expected a non-empty list of values to try");
       }
+      // Each job applies "key=value" as an override, split at the first '='.
+      if (it.key().find('=') != std::string::npos) {
+        tree.fail("/sweep/" + it.key(), "a swept key path cannot contain '='", true);
+      }
       add({it.key(), it.value(), tree.origin_of("/sweep/" + it.key()).describe() + ": sweep"});
     }
   }
