@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <stdexcept>
 #include <string>
 #include <typeinfo>
 
@@ -25,6 +26,20 @@
 
 namespace vizrun::fuzz {
 
+/// Known findings in config.cpp, being fixed on the hostile-config branch (issue 13):
+/// item 9, a number out of double's range (`1e309`) is converted with std::stod, whose
+/// std::out_of_range("stod") escapes; item 8, invalid UTF-8 (raw, or from a YAML escape
+/// such as "\xB6") is accepted and nlohmann's type_error.316 escapes when the tree is
+/// written out. The config targets set this so that fuzzing goes on past them
+/// (README.md). Remove it once that branch is merged.
+inline bool tolerate_known_config_findings = false;
+
+inline bool known_config_finding(const std::exception& e) {
+  const std::string what = e.what();
+  return tolerate_known_config_findings &&
+         (what == "stod" || what.rfind("[json.exception.type_error.316]", 0) == 0);
+}
+
 /// Runs `body`; a vizrun::Error is an accepted refusal, any other exception aborts.
 template <class F>
 void refusals_only(F&& body) {
@@ -32,6 +47,7 @@ void refusals_only(F&& body) {
     body();
   } catch (const vizrun::Error&) {
   } catch (const std::exception& e) {
+    if (known_config_finding(e)) return;
     std::fprintf(stderr, "fuzz finding: %s escaped the parser: %s\n", typeid(e).name(), e.what());
     std::abort();
   }
