@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <sstream>
 #include <string>
 
@@ -58,6 +59,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (origin.override_text == "--set " + assignment) remembered = true;
     FUZZ_CHECK(remembered);
   }
+  // The same known to_yaml finding as fuzz_config (findings/override-to_yaml-*.txt).
+  if (std::getenv("VIZRUN_FUZZ_NO_ROUNDTRIP")) return 0;
   vizrun::fuzz::refusals_only([&] {
     const ConfigTree again = parse_config(to_yaml(tree.root), "resolved.yaml", "/fuzz");
     FUZZ_CHECK(again.root.dump() == tree.root.dump());
