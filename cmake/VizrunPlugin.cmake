@@ -26,7 +26,11 @@ function(vizrun_add_plugin name)
   # Fail at link time, not at load time, on an undefined symbol. -Bsymbolic-functions:
   # the plugin's own (hidden or inline) functions bind inside the plugin, never to a
   # same-named copy exported by the executable, which may have been compiled differently.
-  target_link_options(${name} PRIVATE "LINKER:--no-undefined" "LINKER:-Bsymbolic-functions")
+  if(VIZRUN_SANITIZER_BUILD AND CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    target_link_options(${name} PRIVATE "LINKER:-Bsymbolic-functions")  # sanitizer runtime: in the executable
+  else()
+    target_link_options(${name} PRIVATE "LINKER:--no-undefined" "LINKER:-Bsymbolic-functions")
+  endif()
   if(VIZRUN_PLUGIN_INSTALL_DIR AND NOT ARG_NO_INSTALL)
     install(TARGETS ${name} LIBRARY DESTINATION ${VIZRUN_PLUGIN_INSTALL_DIR})
   endif()

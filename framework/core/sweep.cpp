@@ -41,6 +41,10 @@ std::vector<Axis> collect_axes(const ConfigTree& tree, const std::vector<std::st
       if (!it.value().is_array() || it.value().empty()) {
         tree.fail("/sweep/" + it.key(), "expected a non-empty list of values to try");
       }
+      // Each job applies "key=value" as an override, split at the first '='.
+      if (it.key().find('=') != std::string::npos) {
+        tree.fail("/sweep/" + it.key(), "a swept key path cannot contain '='", true);
+      }
       add({it.key(), it.value(), tree.origin_of("/sweep/" + it.key()).describe() + ": sweep"});
     }
   }
@@ -76,8 +80,18 @@ SweepPlan plan_sweep(const ConfigTree& tree, const std::vector<std::string>& ext
   plan.definition = to_yaml(definition);
   plan.id = sha256_hex(plan.definition).substr(0, 12);
 
+  // Every job is resolved and validated up front: refuse a product that would not end
+  // (or overflow) before expanding any of it.
   std::size_t total = 1;
-  for (const auto& axis : axes) total *= axis.values.size();
+  std::string sizes;
+  for (const auto& axis : axes) {
+    sizes += (sizes.empty() ? "" : " x ") + std::to_string(axis.values.size());
+    total = total > kMaxSweepJobs ? total : total * axis.values.size();
+  }
+  if (total > kMaxSweepJobs) {
+    throw ConfigError("sweep: " + sizes + " values make more than " + std::to_string(kMaxSweepJobs) +
+                      " jobs, the most one sweep may have; split it into several sweeps");
+  }
   for (std::size_t index = 0; index < total; ++index) {
     // Mixed-radix digits of the index: the last axis varies fastest.
     ConfigTree job_tree = base;
@@ -107,12 +121,12 @@ SweepPlan plan_sweep(const ConfigTree& tree, const std::vector<std::string>& ext
     job.id = job.config_sha256.substr(0, 12);
     plan.jobs.push_back(std::move(job));
   }
+  std::map<std::string, std::size_t> first_with_id;
   for (std::size_t i = 0; i < plan.jobs.size(); ++i) {
-    for (std::size_t j = 0; j < i; ++j) {
-      if (plan.jobs[i].id == plan.jobs[j].id) {
-        throw ConfigError("sweep: jobs " + std::to_string(j) + " and " + std::to_string(i) +
-                          " resolve to the same config (" + join(plan.jobs[i].overrides, " ") + "); remove the duplicate values");
-      }
+    const auto [it, fresh] = first_with_id.emplace(plan.jobs[i].id, i);
+    if (!fresh) {
+      throw ConfigError("sweep: jobs " + std::to_string(it->second) + " and " + std::to_string(i) +
+                        " resolve to the same config (" + join(plan.jobs[i].overrides, " ") + "); remove the duplicate values");
     }
   }
   if (!directory.empty()) {

@@ -120,10 +120,37 @@ TEST_CASE("sweeps expand in a fixed order with ids derived from the resolved con
 
 TEST_CASE("sweep errors point at the offending axis", "[sweep]") {
   CHECK_THROWS_WITH(plan_of(kSweep, {"seed"}), Contains("expected key.path=value1,value2"));
+  // Found by tests/fuzz/fuzz_sweep: a key with '=' split its job's override in the wrong
+  // place and let nlohmann's parse_error escape.
+  CHECK_THROWS_AS(plan_of(std::string(kSweep) + "  \"seed=1\": [2, 3]\n"), ConfigError);
+  CHECK_THROWS_WITH(plan_of(std::string(kSweep) + "  \"seed=1\": [2, 3]\n"),
+                    Contains("sweep.yaml:11:3: sweep.seed=1: a swept key path cannot contain '='"));
   CHECK_THROWS_WITH(plan_of(kSweep, {"seed=1,1"}), Contains("resolve to the same config"));
   CHECK_THROWS_WITH(plan_of(kSweep, {"threads=-1,2"}), Contains("--sweep threads=-1: expected an integer >= 0"));
   CHECK_THROWS_WITH(plan_of(std::string(kSweep) + "  precision: [fp32, fp8]\n"),
                     Contains("sweep.yaml:11:14: sweep precision=fp8: expected one of 'fp32', 'bf16'"));
+}
+
+TEST_CASE("a sweep of more jobs than the limit is refused before it is expanded", "[sweep]") {
+  // 20^4 = 160,000 jobs (and far more for longer products, which used to overflow the
+  // count): refused at once instead of validating jobs for minutes.
+  std::string values = "[0";
+  for (int i = 1; i < 20; ++i) values += ", " + std::to_string(i);
+  values += "]";
+  const std::string text = std::string(kSweep) + "  techniques.0.options.noise_images: " + values +
+                           "\n  techniques.0.options.sleep_ms: " + values + "\n  threads: " + values + "\n";
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_THROWS_WITH(plan_of(text, {"seed=" + values.substr(1, values.size() - 2)}),
+                    Contains("sweep: 2 x 20 x 20 x 20 x 20 values make more than 10000 jobs"));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  std::string many = "seed=0";
+  for (int i = 1; i < 64; ++i) many += "," + std::to_string(i);
+  std::vector<std::string> axes;
+  for (const char* key : {"threads", "techniques.0.options.noise_images", "techniques.0.options.sleep_ms",
+                          "model.options.size", "techniques.0.options.layers.0", "precision", "device", "seed",
+                          "experiment", "techniques.0.id", "output"})
+    axes.push_back(std::string(key) + "=" + many.substr(5));
+  CHECK_THROWS_WITH(plan_of(kSweep, axes), Contains("make more than 10000 jobs"));
 }
 
 TEST_CASE("shards come from --shard, SLURM array variables or JOB_COMPLETION_INDEX", "[sweep][shard]") {

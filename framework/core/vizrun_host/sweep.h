@@ -35,6 +35,9 @@ struct SweepPlan {
   std::vector<SweepJob> jobs;
 };
 
+/// The most jobs one sweep expands to (each is resolved and validated before any runs).
+constexpr std::size_t kMaxSweepJobs = 10000;
+
 /// True when the tree has a `sweep:` block or `extra_axes` is not empty.
 bool is_sweep(const ConfigTree& tree, const std::vector<std::string>& extra_axes);
 

@@ -23,8 +23,8 @@ const char* const kSchema = R"json({
   "properties": {
     "include_top": {"type": "boolean", "default": true, "description": "Keep avg_pool and predictions (1000 ImageNet classes). The input must then be 224x224."},
     "pooling": {"type": "string", "enum": ["none", "avg", "max"], "default": "none", "description": "Without the top: none keeps post_relu as the output, avg/max add avg_pool/max_pool."},
-    "input_height": {"type": "integer", "minimum": 32, "default": 224, "description": "Input height in pixels (exactly 224 with the top, at least 32 without)."},
-    "input_width": {"type": "integer", "minimum": 32, "default": 224, "description": "Input width in pixels (exactly 224 with the top, at least 32 without)."},
+    "input_height": {"type": "integer", "minimum": 32, "maximum": 4096, "default": 224, "description": "Input height in pixels (exactly 224 with the top, 32 to 4096 without)."},
+    "input_width": {"type": "integer", "minimum": 32, "maximum": 4096, "default": 224, "description": "Input width in pixels (exactly 224 with the top, 32 to 4096 without)."},
     "preprocessing": {"type": "string", "enum": ["caffe", "tf", "torch", "divide_255", "none"], "default": "tf", "description": "How RGB pixels in [0, 255] become network input. Keras ResNet50V2 weights use tf (x / 127.5 - 1)."},
     "channels_last": {"type": "boolean", "default": false, "description": "Keep convolution kernels and the input in the NHWC memory layout on CPU. Results equal NCHW up to float rounding. Off by default: an input already in channels-last (filter_ascent's default) selects the NHWC kernels anyway. Layer outputs handed to techniques are always standard NCHW tensors."},
     "fold_layers": {"type": "boolean", "default": true, "description": "Run a convolution that feeds only a BatchNorm as one convolution with the BatchNorm folded into its kernels and bias (inference BatchNorm is affine per channel), and a ZeroPadding2D that feeds only a convolution as that convolution's own padding: the same function up to float rounding, without those layers' passes over the activation forward and backward. Every layer stays tappable."}

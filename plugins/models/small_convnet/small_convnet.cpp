@@ -25,15 +25,16 @@ const char* const kSchema = R"json({
       "default": {"height": 150, "width": 150, "channels": 3},
       "description": "Input size: height, width and channels (1 or 3).",
       "properties": {
-        "height": {"type": "integer", "minimum": 1, "default": 150, "description": "Input height in pixels."},
-        "width": {"type": "integer", "minimum": 1, "default": 150, "description": "Input width in pixels."},
+        "height": {"type": "integer", "minimum": 1, "maximum": 4096, "default": 150, "description": "Input height in pixels (1 to 4096)."},
+        "width": {"type": "integer", "minimum": 1, "maximum": 4096, "default": 150, "description": "Input width in pixels (1 to 4096)."},
         "channels": {"type": "integer", "enum": [1, 3], "default": 3, "description": "1 (grayscale) or 3 (RGB)."}
       }
     },
     "layers": {
       "type": "array",
+      "maxItems": 1000,
       "default": [],
-      "description": "The layers in order.",
+      "description": "The layers in order (at most 1000).",
       "items": {
         "type": "object",
         "additionalProperties": false,
@@ -41,16 +42,16 @@ const char* const kSchema = R"json({
         "properties": {
           "type": {"type": "string", "enum": ["conv2d", "max_pool", "avg_pool", "batch_norm", "activation", "dropout", "flatten", "global_avg_pool", "global_max_pool", "dense"], "description": "Layer kind."},
           "name": {"type": "string", "default": "", "description": "Layer name; empty gives the Keras auto name (conv2d_1, max_pooling2d_1, dense_1, ...)."},
-          "filters": {"type": "integer", "minimum": 1, "default": 32, "description": "conv2d: number of filters."},
-          "kernel": {"type": ["integer", "array"], "items": {"type": "integer", "minimum": 1}, "default": 3, "description": "conv2d: kernel size, n or [height, width]."},
-          "stride": {"type": "integer", "minimum": 1, "default": 1, "description": "conv2d: stride; pools: stride (0 = pool size)."},
+          "filters": {"type": "integer", "minimum": 1, "maximum": 4096, "default": 32, "description": "conv2d: number of filters (1 to 4096)."},
+          "kernel": {"type": ["integer", "array"], "minimum": 1, "maximum": 64, "items": {"type": "integer", "minimum": 1, "maximum": 64}, "minItems": 2, "maxItems": 2, "default": 3, "description": "conv2d: kernel size, n or [height, width], each 1 to 64 and at most the input of the layer (valid padding)."},
+          "stride": {"type": "integer", "minimum": 0, "maximum": 64, "default": 0, "description": "conv2d: stride (0 = 1); pools: stride (0 = the pool size, as Keras)."},
           "padding": {"type": "string", "enum": ["valid", "same"], "default": "valid", "description": "conv2d and pools: Keras padding."},
           "activation": {"type": "string", "enum": ["linear", "relu", "sigmoid", "softmax", "tanh", "elu", "selu", "softplus", "swish", "silu", "gelu"], "default": "linear", "description": "conv2d, dense and activation layers: the activation."},
           "use_bias": {"type": "boolean", "default": true, "description": "conv2d and dense: add a bias."},
-          "units": {"type": "integer", "minimum": 1, "default": 1, "description": "dense: output units."},
-          "pool": {"type": "integer", "minimum": 1, "default": 2, "description": "max_pool and avg_pool: window size."},
+          "units": {"type": "integer", "minimum": 1, "maximum": 65536, "default": 1, "description": "dense: output units (1 to 65536)."},
+          "pool": {"type": "integer", "minimum": 1, "maximum": 64, "default": 2, "description": "max_pool and avg_pool: window size, 1 to 64 and at most the input of the layer (valid padding)."},
           "rate": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5, "description": "dropout: rate (no effect at inference)."},
-          "epsilon": {"type": "number", "exclusiveMinimum": 0, "default": 0.001, "description": "batch_norm: epsilon (Keras default 0.001)."}
+          "epsilon": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.001, "description": "batch_norm: epsilon (Keras default 0.001)."}
         }
       }
     },

@@ -22,8 +22,8 @@ const char* const kSchema = R"json({
   "properties": {
     "include_top": {"type": "boolean", "default": true, "description": "Keep flatten, fc1, fc2 and predictions (1000 ImageNet classes). The input must then be 224x224."},
     "pooling": {"type": "string", "enum": ["none", "avg", "max"], "default": "none", "description": "Without the top: none keeps block5_pool as the output, avg/max add a global pooling layer."},
-    "input_height": {"type": "integer", "minimum": 32, "default": 224, "description": "Input height in pixels (exactly 224 with the top, at least 32 without)."},
-    "input_width": {"type": "integer", "minimum": 32, "default": 224, "description": "Input width in pixels (exactly 224 with the top, at least 32 without)."},
+    "input_height": {"type": "integer", "minimum": 32, "maximum": 4096, "default": 224, "description": "Input height in pixels (exactly 224 with the top, 32 to 4096 without)."},
+    "input_width": {"type": "integer", "minimum": 32, "maximum": 4096, "default": 224, "description": "Input width in pixels (exactly 224 with the top, 32 to 4096 without)."},
     "preprocessing": {"type": "string", "enum": ["caffe", "tf", "torch", "divide_255", "none"], "default": "caffe", "description": "How RGB pixels in [0, 255] become network input. Keras VGG16 weights use caffe (BGR minus ImageNet means); torchvision weights use torch."},
     "channels_last": {"type": "boolean", "default": false, "description": "Keep convolution kernels and the input in the NHWC memory layout on CPU. Results equal NCHW up to float rounding. Off by default: an input already in channels-last (filter_ascent's default) selects the NHWC kernels anyway. Layer outputs handed to techniques are always standard NCHW tensors."}
   }

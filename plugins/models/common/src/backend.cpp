@@ -81,6 +81,10 @@ InputSpec input_spec_from(std::int64_t height, std::int64_t width, std::int64_t 
   if (height < min_size || width < min_size)
     throw Error(model + " needs inputs of at least " + std::to_string(min_size) + "x" + std::to_string(min_size) +
                 " (got " + std::to_string(height) + "x" + std::to_string(width) + ")");
+  // The schemas say the same; this guards callers that bypass them.
+  if (height > kMaxModelInputSize || width > kMaxModelInputSize)
+    throw Error(model + " takes inputs of at most " + std::to_string(kMaxModelInputSize) + "x" +
+                std::to_string(kMaxModelInputSize) + " (got " + std::to_string(height) + "x" + std::to_string(width) + ")");
   return spec;
 }
 

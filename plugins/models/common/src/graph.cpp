@@ -4,6 +4,8 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <limits>
 #include <optional>
 #include <sstream>
@@ -116,9 +118,52 @@ Graph::Graph(Shape input_shape) : m_input_shape(std::move(input_shape)) {
   if (m_input_shape.size() != 3) throw Error("graph input shape must be {C, H, W}");
 }
 
+void Graph::check_attrs(const Node& n) {
+  const OpAttrs& a = n.attrs;
+  auto fail = [&](const std::string& why) {
+    throw Error("layer '" + n.name + "' (" + kind_name(n.kind) + "): " + why);
+  };
+  auto at_least = [&](const char* what, std::int64_t value, std::int64_t min) {
+    if (value < min) fail(std::string(what) + " must be at least " + std::to_string(min) + ", got " + std::to_string(value));
+  };
+  switch (n.kind) {
+    case OpKind::conv2d:
+      at_least("filters", a.filters, 1);
+      [[fallthrough]];
+    case OpKind::max_pool:
+    case OpKind::avg_pool:
+      at_least(n.kind == OpKind::conv2d ? "kernel height" : "pool height", a.kernel_h, 1);
+      at_least(n.kind == OpKind::conv2d ? "kernel width" : "pool width", a.kernel_w, 1);
+      at_least("stride", a.stride_h, 1);
+      at_least("stride", a.stride_w, 1);
+      if (a.padding != "valid" && a.padding != "same") fail("padding must be valid or same, got '" + a.padding + "'");
+      break;
+    case OpKind::dense:
+      at_least("units", a.filters, 1);
+      break;
+    case OpKind::zero_pad:
+      for (std::int64_t p : {a.pad_top, a.pad_bottom, a.pad_left, a.pad_right}) at_least("padding", p, 0);
+      break;
+    case OpKind::batch_norm:
+      if (!(a.epsilon > 0) || !std::isfinite(a.epsilon)) fail("epsilon must be a positive number");
+      break;
+    default:
+      break;
+  }
+}
+
+const Shape& Graph::input_shape_of(const std::string& name, int input) const {
+  if (input >= static_cast<int>(m_nodes.size()) || input < -1)
+    throw Error("layer '" + name + "' refers to a layer that does not exist yet");
+  const Shape& s = input < 0 ? m_input_shape : m_nodes[static_cast<std::size_t>(input)].shape;
+  if (s.empty()) throw Error("layer '" + name + "' has an input without a shape");
+  return s;
+}
+
 int Graph::push(Node node) {
   if (m_index.count(node.name)) throw Error("duplicate layer name '" + node.name + "'");
   if (node.name.empty()) throw Error("a layer needs a name");
+  check_attrs(node);
   std::vector<Shape> in;
   for (int i : node.inputs) {
     if (i >= static_cast<int>(m_nodes.size()) || i < -1)
@@ -134,6 +179,15 @@ int Graph::push(Node node) {
 
 int Graph::add_param(int node, const std::string& keras_var, const std::string& torch_suffix, Shape shape,
                      bool is_buffer) {
+  // Refuse before allocating: a declared architecture can ask for any size.
+  double values = 1;
+  for (auto d : shape) values *= static_cast<double>(d);
+  if (values > static_cast<double>(kMaxParamValues)) {
+    char count[32];
+    std::snprintf(count, sizeof count, "%.3g", values);
+    throw Error("layer '" + m_nodes[node].name + "': its " + keras_var + " " + shape_string(shape) + " would hold " +
+                count + " values; at most " + std::to_string(kMaxParamValues) + " (8 GiB of float32) are supported");
+  }
   ParamSpec p;
   p.layer = m_nodes[node].name;
   p.keras_var = keras_var;
@@ -176,7 +230,10 @@ Shape Graph::infer(const Node& n, const std::vector<Shape>& in) const {
       return {a.filters};
     case OpKind::flatten: {
       std::int64_t total = 1;
-      for (auto d : in[0]) total *= d;
+      for (auto d : in[0]) {
+        if (d > 0 && total > std::numeric_limits<std::int64_t>::max() / d) throw fail("the flattened size overflows");
+        total *= d;
+      }
       return {total};
     }
     case OpKind::global_avg_pool:
@@ -206,8 +263,8 @@ int Graph::conv2d(const std::string& name, int input, std::int64_t filters, std:
   n.attrs.padding = padding;
   n.attrs.use_bias = use_bias;
   n.attrs.activation = activation;
-  apply_activation(torch::zeros({1}), activation);  // validates the name
-  std::int64_t in_c = (input < 0 ? m_input_shape : m_nodes[input].shape).at(0);
+  apply_activation(torch::zeros({1, 1}), activation);  // validates the name (softmax needs a dim 1)
+  std::int64_t in_c = input_shape_of(name, input).at(0);
   int index = push(std::move(n));
   add_param(index, "kernel", "weight", {filters, in_c, kernel_h, kernel_w});
   if (use_bias) add_param(index, "bias", "bias", {filters});
@@ -220,8 +277,9 @@ int Graph::dense(const std::string& name, int input, std::int64_t units, bool us
   n.attrs.filters = units;
   n.attrs.use_bias = use_bias;
   n.attrs.activation = activation;
-  apply_activation(torch::zeros({1}), activation);
-  const Shape& in = input < 0 ? m_input_shape : m_nodes[input].shape;
+  apply_activation(torch::zeros({1, 1}), activation);  // validates the name
+  // A copy: push() may reallocate m_nodes, and the input's shape is read after it.
+  const Shape in = input_shape_of(name, input);
   int index = push(std::move(n));
   // Keras stores the kernel of a Dense that follows Flatten with rows in H,W,C order.
   Shape flattened_from;
@@ -273,7 +331,7 @@ int Graph::zero_pad(const std::string& name, int input, std::int64_t top, std::i
 int Graph::batch_norm(const std::string& name, int input, double epsilon) {
   Node n{name, OpKind::batch_norm, {input}, {}, {}, {}};
   n.attrs.epsilon = epsilon;
-  std::int64_t c = (input < 0 ? m_input_shape : m_nodes[input].shape).at(0);
+  std::int64_t c = input_shape_of(name, input).at(0);
   int index = push(std::move(n));
   add_param(index, "gamma", "weight", {c});
   add_param(index, "beta", "bias", {c});

@@ -3,6 +3,7 @@
 #include "vizrun_models/small_convnet.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <set>
@@ -35,12 +36,52 @@ const std::map<std::string, std::pair<std::string, std::string>>& kinds() {
   return k;
 }
 
+/// Bounds of the architecture parameters. The plugin's schema states the same ones
+/// (a test checks), but an `architecture` file is read only at create time, where the
+/// schema does not reach, so they are checked here again for every layer.
+struct Bounds {
+  std::int64_t min, max;
+};
+constexpr Bounds kInputSize{1, kMaxModelInputSize};
+constexpr Bounds kFilters{1, 4096};
+constexpr Bounds kUnits{1, 65536};
+constexpr Bounds kKernel{1, 64};
+constexpr Bounds kPool{1, 64};
+constexpr Bounds kStride{0, 64};  // 0: conv2d stride 1, pools stride = pool size
+constexpr std::size_t kMaxLayers = 1000;
+
+std::int64_t bounded_int(const Value& v, const std::string& key, Bounds b) {
+  if (!v.is_int()) throw Error(key + " must be an integer, got " + v.type_name());
+  const std::int64_t n = v.as_int();
+  if (n < b.min || n > b.max)
+    throw Error(key + " must be between " + std::to_string(b.min) + " and " + std::to_string(b.max) + ", got " +
+                std::to_string(n));
+  return n;
+}
+
+std::int64_t bounded_int(const Value& dict, const std::string& key, std::int64_t fallback, Bounds b) {
+  return bounded_int(dict.get(key, fallback), key, b);
+}
+
+/// A finite number in [min, max] (`open_min`: strictly above min).
+double bounded_number(const Value& dict, const std::string& key, double fallback, double min, double max,
+                      bool open_min = false) {
+  const Value v = dict.get(key, fallback);
+  if (!v.is_number()) throw Error(key + " must be a number, got " + v.type_name());
+  const double d = v.as_double();
+  if (!std::isfinite(d) || d < min || d > max || (open_min && d == min))
+    throw Error(key + " must be a number " + (open_min ? "above " : "from ") + std::to_string(min) + " to " +
+                std::to_string(max) + ", got " + std::to_string(d));
+  return d;
+}
+
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
 struct Spec {
+  std::string source;  ///< the architecture file, if any (for messages)
   Value input;
   List layers;
   std::string preprocessing;
@@ -52,6 +93,7 @@ Spec read_spec(const Value& o, const Host* host) {
   Value file;
   std::string arch = o.get("architecture", "").as_string();
   if (!arch.empty()) {
+    s.source = arch;
     if (host) {
       file = host->read_config(arch);  // YAML or JSON, relative to the experiment file
     } else {
@@ -81,10 +123,20 @@ Spec read_spec(const Value& o, const Host* host) {
 }
 
 SmallConvnetModel build(const Spec& s) {
-  std::int64_t height = s.input.get("height", 150).as_int();
-  std::int64_t width = s.input.get("width", 150).as_int();
-  std::int64_t channels = s.input.get("channels", 3).as_int();
+  if (!s.input.is_dict()) throw Error("small_convnet: input must be a mapping with height, width and channels");
+  std::int64_t height = 0, width = 0, channels = 0;
+  try {
+    height = bounded_int(s.input, "height", 150, kInputSize);
+    width = bounded_int(s.input, "width", 150, kInputSize);
+    channels = bounded_int(s.input, "channels", 3, {1, 3});
+  } catch (const Error& e) {
+    throw Error("small_convnet: " + (s.source.empty() ? "" : "architecture '" + s.source + "': ") + "input." +
+                e.what());
+  }
   if (channels != 1 && channels != 3) throw Error("small_convnet: input.channels must be 1 or 3");
+  if (s.layers.size() > kMaxLayers)
+    throw Error("small_convnet: " + std::to_string(s.layers.size()) + " layers declared; at most " +
+                std::to_string(kMaxLayers) + " are supported");
   SmallConvnetModel b;
   b.graph = std::make_unique<Graph>(Shape{channels, height, width});
   Graph& g = *b.graph;
@@ -103,7 +155,8 @@ SmallConvnetModel build(const Spec& s) {
   int x = -1;
   for (std::size_t i = 0; i < s.layers.size(); ++i) {
     const Value& l = s.layers[i];
-    std::string where = "small_convnet: layer " + std::to_string(i + 1);
+    std::string where = "small_convnet: " + (s.source.empty() ? "" : "architecture '" + s.source + "': ") + "layer " +
+                        std::to_string(i + 1);
     if (!l.is_dict()) throw Error(where + " must be a mapping with a type");
     std::string type = lower(l.get("type", "").as_string());
     auto kind = kinds().find(type);
@@ -118,29 +171,32 @@ SmallConvnetModel build(const Spec& s) {
     std::string padding = l.get("padding", "valid").as_string();
     std::string act = l.get("activation", "linear").as_string();
     try {
+      if (padding != "valid" && padding != "same")
+        throw Error("padding must be valid or same, got '" + padding + "'");
       if (k == "conv2d") {
         std::int64_t kh = 3, kw = 3;
         Value kernel = l.get("kernel", 3);
         if (kernel.is_list()) {
           if (kernel.as_list().size() != 2) throw Error("kernel must be n or [height, width]");
-          kh = kernel.as_list()[0].as_int();
-          kw = kernel.as_list()[1].as_int();
+          kh = bounded_int(kernel.as_list()[0], "kernel", kKernel);
+          kw = bounded_int(kernel.as_list()[1], "kernel", kKernel);
         } else {
-          kh = kw = kernel.as_int();
+          kh = kw = bounded_int(kernel, "kernel", kKernel);
         }
-        x = g.conv2d(name, x, l.get("filters", 32).as_int(), kh, kw, l.get("stride", 1).as_int(), padding,
+        const std::int64_t stride = bounded_int(l, "stride", 0, kStride);
+        x = g.conv2d(name, x, bounded_int(l, "filters", 32, kFilters), kh, kw, stride == 0 ? 1 : stride, padding,
                      l.get("use_bias", true).as_bool(), act);
       } else if (k == "max_pool" || k == "avg_pool") {
-        std::int64_t pool = l.get("pool", 2).as_int();
-        std::int64_t stride = l.get("stride", 0).as_int();
-        if (stride <= 0 || !l.contains("stride")) stride = pool;
+        const std::int64_t pool = bounded_int(l, "pool", 2, kPool);
+        std::int64_t stride = bounded_int(l, "stride", 0, kStride);
+        if (stride == 0) stride = pool;
         x = k == "max_pool" ? g.max_pool(name, x, pool, stride, padding) : g.avg_pool(name, x, pool, stride, padding);
       } else if (k == "batch_norm") {
-        x = g.batch_norm(name, x, l.get("epsilon", 1e-3).as_double());
+        x = g.batch_norm(name, x, bounded_number(l, "epsilon", 1e-3, 0.0, 1.0, /*open_min=*/true));
       } else if (k == "activation") {
         x = g.activation(name, x, act);
       } else if (k == "dropout") {
-        x = g.dropout(name, x, l.get("rate", 0.5).as_double());
+        x = g.dropout(name, x, bounded_number(l, "rate", 0.5, 0.0, 1.0));
       } else if (k == "flatten") {
         x = g.flatten(name, x);
       } else if (k == "global_avg_pool") {
@@ -151,7 +207,8 @@ SmallConvnetModel build(const Spec& s) {
         bool last = i + 1 == s.layers.size();
         // The classifier returns logits; its activation is reported by output_activation().
         bool strip = last && (act == "softmax" || act == "sigmoid");
-        x = g.dense(name, x, l.get("units", 1).as_int(), l.get("use_bias", true).as_bool(), strip ? "linear" : act);
+        x = g.dense(name, x, bounded_int(l, "units", 1, kUnits), l.get("use_bias", true).as_bool(),
+                    strip ? "linear" : act);
         if (strip) {
           b.description.output_activation = act;
           b.description.logits_layer = name;

@@ -64,6 +64,9 @@ class GraphBackend : public ModelBackend {
   WeightsInfo m_weights;
 };
 
+/// The largest input height or width a model plugin accepts (the schemas state it too).
+constexpr std::int64_t kMaxModelInputSize = 4096;
+
 /// Reads the input size options shared by the backends, checking the Keras rules.
 /// `fixed` = the classifier needs exactly the default size.
 InputSpec input_spec_from(std::int64_t height, std::int64_t width, std::int64_t channels, bool fixed,

@@ -19,6 +19,9 @@ namespace vizrun::models {
 
 using Shape = std::vector<std::int64_t>;
 
+/// The most values one parameter tensor may hold (2^31 float32: 8 GiB).
+constexpr std::int64_t kMaxParamValues = std::int64_t{1} << 31;
+
 /// What a layer computes.
 enum class OpKind {
   conv2d,           ///< Conv2D with optional bias and fused activation
@@ -154,6 +157,13 @@ class Graph {
 
  private:
   int push(Node node);
+  /// Throws vizrun::Error naming the layer when an attribute is out of range (a
+  /// window or stride below 1 would divide by zero in the shape rules).
+  static void check_attrs(const Node& node);
+  /// The output shape of node `input` (-1: the graph input), or an Error naming layer
+  /// `name` when no such node exists yet. The reference lives in m_nodes: it is only
+  /// valid until the next push().
+  const Shape& input_shape_of(const std::string& name, int input) const;
   int add_param(int node, const std::string& keras_var, const std::string& torch_suffix, Shape shape,
                 bool is_buffer = false);
   Shape infer(const Node& node, const std::vector<Shape>& in) const;

@@ -1,0 +1,69 @@
+// libFuzzer target: command-line overrides (`--set key.path=value`, config.cpp's
+// apply_override) on a small experiment tree. Each input line is one override,
+// applied in order, as `vizrun run --set a --set b` does.
+//
+// Invariants: a refused override names itself in its message; an accepted one leaves
+// a tree whose top level is still a mapping, that remembers the override as the
+// origin of what it set, and that the resolved-config writer reads back.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+
+#include "fuzz_common.h"
+#include "vizrun_host/config.h"
+
+using nlohmann::json;
+using namespace vizrun::host;
+
+namespace {
+
+const char* const kBase = R"(experiment: fuzz
+model: {plugin: tiny_model, options: {size: 8}}
+images: [a.png, b.png]
+techniques:
+  - {plugin: layer_means, options: {layers: [conv1, conv2], scale: 1.5}}
+  - plugin: layer_means
+)";
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  vizrun::fuzz::tolerate_known_config_findings = true;  // known finding, see fuzz_common.h
+  static const ConfigTree base = parse_config(kBase, "base.yaml", "/fuzz");
+  if (!vizrun::fuzz::valid_utf8(std::string(reinterpret_cast<const char*>(data), size))) return 0;  // see fuzz_common.h
+  ConfigTree tree = base;
+  std::istringstream lines(std::string(reinterpret_cast<const char*>(data), size));
+  std::string assignment;
+  int count = 0;
+  while (std::getline(lines, assignment) && ++count <= 16) {
+    try {
+      apply_override(tree, assignment);
+    } catch (const ConfigError& e) {
+      const std::string shown = "--set " + assignment;  // what() ends at a NUL byte
+      FUZZ_CHECK(std::string(e.what()).rfind(shown.substr(0, shown.find('\0')), 0) == 0);
+      continue;
+    } catch (const vizrun::Error&) {
+      continue;
+    } catch (const std::exception& e) {
+      if (vizrun::fuzz::known_config_finding(e)) continue;
+      std::fprintf(stderr, "fuzz finding: %s escaped apply_override(\"%s\"): %s\n", typeid(e).name(),
+                   assignment.c_str(), e.what());
+      std::abort();
+    }
+    FUZZ_CHECK(tree.root.is_object());
+    bool remembered = false;
+    for (const auto& [pointer, origin] : tree.key_origins)
+      if (origin.override_text == "--set " + assignment) remembered = true;
+    FUZZ_CHECK(remembered);
+  }
+  // The same known to_yaml finding as fuzz_config (findings/override-to_yaml-*.txt).
+  if (std::getenv("VIZRUN_FUZZ_NO_ROUNDTRIP")) return 0;
+  vizrun::fuzz::refusals_only([&] {
+    const ConfigTree again = parse_config(to_yaml(tree.root), "resolved.yaml", "/fuzz");
+    FUZZ_CHECK(again.root.dump() == tree.root.dump());
+  });
+  return 0;
+}
