@@ -6,13 +6,13 @@
 #include <string_view>
 #include <vector>
 
+#include "vizrun/suggest.h"
+
 namespace vizrun::host {
 
 std::vector<std::string> split(std::string_view text, char separator);
 std::string join(const std::vector<std::string>& parts, const std::string& separator);
 bool ends_with(std::string_view text, std::string_view suffix);
-/// The candidate closest to `word` by edit distance, or "" when none is close
-/// enough to be a plausible typo.
-std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
+// "Did you mean": vizrun::closest_match and friends, shared with plugins (vizrun/suggest.h).
 
 }  // namespace vizrun::host
