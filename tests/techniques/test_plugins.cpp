@@ -2,6 +2,8 @@
 // and a run through the registry with the real image decoding of TestHost.
 #include "catch.h"
 
+#include <ATen/ATen.h>
+
 #include <nlohmann/json.hpp>
 
 #include "fakes.h"
