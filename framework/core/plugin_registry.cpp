@@ -4,6 +4,7 @@
 #include <boost/dll/shared_library.hpp>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -77,10 +78,13 @@ Loaded load_checked(const std::string& file) {
     throw Error(file + ": needs vizrun SDK " + found_sdk + ", this vizrun provides only SDK " + host_sdk +
                 " (upgrade vizrun)");
   }
-  if (info->struct_size < sizeof(VizrunPluginInfo)) {
+  // Append-only struct: an older plugin's smaller struct is fine, only fields its
+  // struct_size covers are read (see `covers` below); the SDK 1.0 fields are required.
+  if (info->struct_size < VIZRUN_PLUGIN_INFO_SIZE_1_0) {
     throw Error(file + ": plugin information is " + std::to_string(info->struct_size) + " bytes, expected at least " +
-                std::to_string(sizeof(VizrunPluginInfo)) + " for SDK " + found_sdk);
+                std::to_string(VIZRUN_PLUGIN_INFO_SIZE_1_0) + " (the SDK 1.0 layout)");
   }
+  const auto covers = [info](std::size_t offset, std::size_t size) { return info->struct_size >= offset + size; };
   const std::string fingerprint = text_or(info->build_fingerprint);
   if (fingerprint != VIZRUN_BUILD_FINGERPRINT) {
     throw Error(file + ": built against " + (fingerprint.empty() ? "an unknown build" : fingerprint) +
@@ -97,6 +101,16 @@ Loaded load_checked(const std::string& file) {
   if (!info->create || !info->destroy || !info->options_schema) {
     throw Error(file + ": plugin information lacks create, destroy or options_schema");
   }
+  std::vector<std::string> extensions;
+  if (covers(offsetof(VizrunPluginInfo, extensions), sizeof info->extensions) && info->extensions) {
+    constexpr std::size_t kMaxExtensions = 1024;  // a list without its NULL terminator
+    for (const char* const* id = info->extensions; *id; ++id) {
+      if (extensions.size() == kMaxExtensions)
+        throw Error(file + ": more than " + std::to_string(kMaxExtensions) +
+                    " extension ids; expected a NULL-terminated list");
+      extensions.emplace_back(*id);
+    }
+  }
   loaded.info = info;
   loaded.descriptor = PluginDescriptor{name,
                                        kind_name(info->kind),
@@ -106,7 +120,8 @@ Loaded load_checked(const std::string& file) {
                                        fingerprint,
                                        text_or(info->compiler),
                                        fs::absolute(file).lexically_normal().string(),
-                                       info->options_schema};
+                                       info->options_schema,
+                                       std::move(extensions)};
   return loaded;
 }
 
@@ -210,17 +225,20 @@ std::shared_ptr<ModelBackend> PluginRegistry::create_model(const std::string& na
   const Loaded& l = m_impl->get(name, "model");
   auto* object = static_cast<ModelBackend*>(m_impl->create(l, args));
   // The deleter owns the library: the code of the object outlives the object.
-  return std::shared_ptr<ModelBackend>(object, [library = l.library, info = l.info](ModelBackend* p) {
-    info->destroy(p, VIZRUN_KIND_MODEL);
-  });
+  // A plugin built for an older SDK minor is wrapped so no slot it lacks is called.
+  return detail::adapt_model(std::shared_ptr<ModelBackend>(object, [library = l.library, info = l.info](ModelBackend* p) {
+                               info->destroy(p, VIZRUN_KIND_MODEL);
+                             }),
+                             l.info->sdk_minor);
 }
 
 std::shared_ptr<Technique> PluginRegistry::create_technique(const std::string& name, const CreateArgs& args) const {
   const Loaded& l = m_impl->get(name, "technique");
   auto* object = static_cast<Technique*>(m_impl->create(l, args));
-  return std::shared_ptr<Technique>(object, [library = l.library, info = l.info](Technique* p) {
-    info->destroy(p, VIZRUN_KIND_TECHNIQUE);
-  });
+  return detail::adapt_technique(std::shared_ptr<Technique>(object, [library = l.library, info = l.info](Technique* p) {
+                                   info->destroy(p, VIZRUN_KIND_TECHNIQUE);
+                                 }),
+                                 l.info->sdk_minor);
 }
 
 }  // namespace vizrun::host

@@ -6,6 +6,7 @@
 #include "vizrun/error.h"
 #include "vizrun/host.h"
 #include "vizrun/model.h"
+#include "vizrun/model_extensions.h"
 #include "vizrun/technique.h"
 
 namespace vizrun {
@@ -17,21 +18,17 @@ Interrupted::~Interrupted() = default;
 
 ModelBackend::~ModelBackend() = default;
 
+// An SDK 1.1 slot: its default may call only slots of SDK 1.0 (forward), because a
+// plugin built for 1.1 that does not override it runs this very code.
 at::Tensor ModelBackend::forward_channels(const at::Tensor& input, const std::string& layer, const at::Tensor& channels) {
   const Activations acts = forward(input, {layer});
-  const at::Tensor& act = acts.at(layer);
-  if (act.dim() != 4)
-    throw Error("forward_channels: layer " + layer + " has no spatial output (shape rank " + std::to_string(act.dim()) +
-                "); choose a convolutional layer");
-  if (channels.dim() != 1 || channels.size(0) != act.size(0))
-    throw Error("forward_channels: " + std::to_string(channels.numel()) + " channel indices for a batch of " +
-                std::to_string(act.size(0)));
-  const at::Tensor index = channels.to(act.device(), at::kLong);
-  const at::Tensor rows = at::arange(act.size(0), index.options());
-  // act[b, channels[b]] -> {N, H, W} -> {N, 1, H, W}
-  return act.index({rows, index}).unsqueeze(1);
+  return gather_channels(acts.at(layer), layer, channels);
 }
+
+void* ModelBackend::query_interface(std::string_view id) { return detail::find_extension(this, id, ModelExtensions{}); }
+
 Technique::~Technique() = default;
+void* Technique::query_interface(std::string_view id) { return detail::find_extension(this, id, TechniqueExtensions{}); }
 Host::~Host() = default;
 void Host::expect_stages(std::size_t) const {}
 Output::~Output() = default;

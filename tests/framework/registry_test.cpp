@@ -38,7 +38,8 @@ TEST_CASE("each kind of broken plugin is refused with a precise reason", "[regis
   CHECK_THAT(refusal("wrong_torch"), Contains("built against torch 0.4.1, cxx11 abi 0, this vizrun uses torch "));
   CHECK_THAT(refusal("not_a_library"), Contains("not_a_library.vizplugin.so: not a loadable plugin"));
   CHECK_THAT(refusal("wrong_name"), Contains("declares the name 'something_else', expected 'wrong_name'"));
-  for (const char* name : {"no_entry", "wrong_sdk", "wrong_torch", "not_a_library", "wrong_name"}) {
+  CHECK_THAT(refusal("short_info"), Contains("plugin information is 72 bytes, expected at least 80 (the SDK 1.0 layout)"));
+  for (const char* name : {"no_entry", "wrong_sdk", "wrong_torch", "not_a_library", "wrong_name", "short_info"}) {
     CHECK(refusal(name).find('\n') == std::string::npos);
   }
 }
@@ -48,7 +49,7 @@ TEST_CASE("a folder scan keeps the good plugins and reports the bad ones", "[reg
   std::vector<std::string> names;
   for (const auto& p : registry.plugins()) names.push_back(p.name);
   CHECK(names == std::vector<std::string>{"throws_on_create", "layer_means", "tiny_model"});
-  CHECK(registry.rejected().size() == 5);
+  CHECK(registry.rejected().size() == 6);
 }
 
 TEST_CASE("a constructor that throws becomes an error naming the plugin", "[registry]") {

@@ -73,3 +73,16 @@ TEST_CASE("forward_channels: ResNet50V2 convolutions (linear, strided, padded) a
   compare(*model, "conv4_block1_2_conv", 96, {7, 200});
   compare(*model, "conv3_block4_out", 64, {9, 511});
 }
+
+TEST_CASE("the graph backends answer the ChannelForward extension", "[forward_channels][extension]") {
+  auto model = create_model("vgg16", Value(Dict{{"include_top", false}}), "random");
+  ChannelForward* extension = query<ChannelForward>(*model);
+  REQUIRE(extension != nullptr);
+  CHECK(dynamic_cast<ModelBackend*>(extension) == model.get());
+  // The helper takes the backend's path: bitwise what the backend itself returns.
+  torch::manual_seed(3);
+  const at::Tensor x = model->preprocess(torch::rand({2, 3, 48, 48}) * 255);
+  const at::Tensor channels = torch::tensor({4, 9}, torch::kLong);
+  CHECK(torch::equal(forward_channels(*model, x, "block1_conv2", channels),
+                     extension->forward_channels(x, "block1_conv2", channels)));
+}

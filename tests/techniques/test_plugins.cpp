@@ -2,11 +2,15 @@
 // and a run through the registry with the real image decoding of TestHost.
 #include "catch.h"
 
+#include <ATen/ATen.h>
+
 #include <nlohmann/json.hpp>
 
 #include "fakes.h"
+#include "technique_kit.h"
 #include "test_support.h"
 #include "tiny_model.h"
+#include "vizrun/suggest.h"
 
 using json = nlohmann::json;
 using namespace vizrun;
@@ -54,4 +58,69 @@ TEST_CASE("gradcam and activations through the registry on a real PNG", "[plugin
   testing::MemoryOutput grids;
   activations->run(model, grids);
   CHECK(grids.images.size() == 3);
+}
+
+TEST_CASE("filter_ascent (forward_channels) on a model plugin built for SDK 1.0: the fallback, same results", "[plugins][extension]") {
+  testing::TestHost host;
+  host::PluginRegistry old_registry({testing::test_plugin_dir() + "/sdk10"});
+  host::PluginRegistry new_registry({testing::test_plugin_dir() + "/good"});
+  REQUIRE(old_registry.find("tiny_model", "model").sdk_version == "1.0");
+  CreateArgs model_args;
+  model_args.options = Dict{{"size", 16}};
+  model_args.host = &host;
+  model_args.weights = "random";
+  auto old_model = old_registry.create_model("tiny_model", model_args);
+  auto new_model = new_registry.create_model("tiny_model", model_args);
+  const auto final_losses = [&](ModelBackend& model, bool target_filters_only) {
+    CreateArgs args;
+    args.host = &host;
+    args.seed = 5;
+    args.options = testing::with_defaults("filter_ascent", Dict{{"layers", "conv2"}, {"filters", "all"}, {"size", 16},
+                                                                {"steps", 3}, {"step_size", 0.1}, {"batch_size", 4},
+                                                                {"target_filters_only", target_filters_only}});
+    auto technique = testing::registry().create_technique("filter_ascent", args);
+    testing::MemoryOutput out;
+    technique->run(model, out);
+    CHECK(out.find_image("conv2/filter_0005") != nullptr);
+    return out.records.at("final_losses").at("conv2");
+  };
+  const Value reference = final_losses(*new_model, false);
+  REQUIRE(reference.as_list().size() == 6);
+  CHECK(final_losses(*old_model, true) == reference);
+  CHECK(final_losses(*old_model, false) == reference);
+  CHECK(final_losses(*new_model, true) == reference);
+}
+
+TEST_CASE("the shipped model plugins declare the extensions they implement", "[plugins][extension]") {
+  for (const char* name : {"vgg16", "resnet50v2", "small_convnet"}) {
+    INFO(name);
+    CHECK(testing::registry().find(name, "model").extensions == std::vector<std::string>{ChannelForward::kInterfaceId});
+  }
+  for (const char* name : {"activations", "filter_ascent", "gradcam"}) {
+    INFO(name);
+    CHECK(testing::registry().find(name, "technique").extensions.empty());
+  }
+}
+
+TEST_CASE("the technique kit and the model kit suggest layer names with the SDK's matcher", "[plugins][suggest]") {
+  testing::TinyNet tiny;
+  std::vector<std::string> names;
+  for (const auto& l : tiny.layers()) names.push_back(l.name);
+  const std::string kit_hint = did_you_mean("conv4", names);
+  REQUIRE(kit_hint == "did you mean 'conv1', 'conv2' or 'conv3'?");
+  CHECK_THROWS_WITH(kit::select_layers(tiny.layers(), Value("conv4")),
+                    Catch::Contains("'conv4' matches no layer of the model; " + kit_hint));
+
+  testing::TestHost host;
+  CreateArgs args;
+  args.host = &host;
+  args.weights = "random";
+  args.options = testing::with_defaults("vgg16", Dict{{"include_top", false}});
+  auto vgg = testing::registry().create_model("vgg16", args);
+  names.clear();
+  for (const auto& l : vgg->layers()) names.push_back(l.name);
+  const std::string graph_hint = did_you_mean("block1_conv", names);
+  REQUIRE(graph_hint == "did you mean 'block1_conv1', 'block1_conv2' or 'block2_conv1'?");
+  CHECK_THROWS_WITH(vgg->forward(at::zeros({1, 3, 32, 32}), {"block1_conv"}),
+                    Catch::Contains("unknown layer 'block1_conv'; " + graph_hint));
 }

@@ -25,6 +25,9 @@ struct PluginDescriptor {
   std::string compiler;
   std::string file;         ///< absolute path of the .vizplugin.so
   std::string options_schema;
+  /// Ids of the extension interfaces the plugin declares (VizrunPluginInfo::extensions;
+  /// empty for plugins built before SDK 1.2).
+  std::vector<std::string> extensions;
 };
 
 /// A plugin file that was found but refused, with the one-line reason.
@@ -62,6 +65,8 @@ class PluginRegistry {
   /// Throws vizrun::Error listing the available plugins of that kind when absent.
   const PluginDescriptor& find(const std::string& name, const std::string& kind) const;
 
+  /// Objects of plugins built for SDK 1.0 or 1.1 come wrapped (vizrun/extension.h), so
+  /// every virtual of this SDK, query_interface included, is safe to call on them.
   std::shared_ptr<ModelBackend> create_model(const std::string& name, const CreateArgs& args) const;
   std::shared_ptr<Technique> create_technique(const std::string& name, const CreateArgs& args) const;
 

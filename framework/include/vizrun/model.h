@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vizrun/export.h"
@@ -91,16 +92,29 @@ class VIZRUN_SDK_API ModelBackend {
   /// Number of parameters (for the manifest and tests against published totals).
   virtual std::int64_t parameter_count() const = 0;
 
-  // --- SDK 1.1. New virtuals go below, never above: the vtable only grows at its end,
-  // so plugins built for an older minor version keep working.
+  // --- SDK 1.1. Virtuals are appended here, never above: the vtable only grows at its
+  // end, so plugins built for an older minor version keep working.
 
   /// One channel of `layer` per batch item: item b of the result ({N, 1, H, W}) is
   /// channel `channels[b]` of `layer`'s output for input item b (`channels`: N
   /// int64 indices). Differentiable with respect to `input`, like `forward`.
-  /// The default runs `forward` and gathers; a backend may compute only the
-  /// selected channels of the last layer (a convolution needs only those filters),
-  /// which makes filter visualisation cheaper. (SDK 1.1)
+  /// The default runs `forward` and gathers. (SDK 1.1)
+  ///
+  /// Kept for plugins built for SDK 1.1, which call this slot directly (the host makes
+  /// that safe on 1.0 models with an adapter). New code calls
+  /// `vizrun::forward_channels(model, ...)` (vizrun/model_extensions.h), and a backend
+  /// that computes only the selected channels derives from `vizrun::ChannelForward`.
   virtual at::Tensor forward_channels(const at::Tensor& input, const std::string& layer, const at::Tensor& channels);
+
+  // --- SDK 1.2: the last virtual ModelBackend gets. Every later capability is an
+  // extension interface (vizrun/extension.h), so the vtable never grows again.
+
+  /// The object's implementation of the extension interface with id `id`, or nullptr.
+  /// Use `vizrun::query<I>(model)` rather than calling this. The default answers every
+  /// interface of `vizrun::ModelExtensions` that the object's class derives from, so
+  /// deriving is enough; override only to delegate (a wrapper answering for the model
+  /// it wraps), and then fall back to `ModelBackend::query_interface(id)`. (SDK 1.2)
+  virtual void* query_interface(std::string_view id);
 };
 
 }  // namespace vizrun

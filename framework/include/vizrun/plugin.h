@@ -21,7 +21,9 @@
 #include "vizrun/error.h"
 #include "vizrun/fingerprint.h"
 #include "vizrun/host.h"
+#include "vizrun/extension.h"
 #include "vizrun/model.h"
+#include "vizrun/model_extensions.h"
 #include "vizrun/plugin_abi.h"
 #include "vizrun/technique.h"
 #include "vizrun/value.h"
@@ -52,6 +54,16 @@ constexpr std::uint32_t kind_of() {
 /// The interface the host sees the object as; void* always points at this base.
 template <class T>
 using BaseOf = std::conditional_t<std::is_base_of_v<ModelBackend, T>, ModelBackend, Technique>;
+
+/// The SDK extension list of T's kind.
+template <class T>
+using ExtensionsOf = std::conditional_t<std::is_base_of_v<ModelBackend, T>, ModelExtensions, TechniqueExtensions>;
+
+/// Ids of the SDK extension interfaces T derives from, for VizrunPluginInfo::extensions.
+template <class T>
+const char* const* extensions_of() {
+  return extension_ids<T>(ExtensionsOf<T>{});
+}
 
 template <class T>
 void* create(const void* args, char* error, std::size_t error_size) noexcept {
@@ -89,6 +101,7 @@ void destroy(void* object, std::uint32_t) noexcept {
         schema_,                                                                               \
         &::vizrun::detail::create<Class>,                                                      \
         &::vizrun::detail::destroy<Class>,                                                     \
+        ::vizrun::detail::extensions_of<Class>(),                                              \
     };                                                                                         \
     return &info;                                                                              \
   }

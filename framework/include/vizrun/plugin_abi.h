@@ -6,17 +6,28 @@
  * fingerprint match does it call `create` and enter C++.
  *
  * Rules of the struct: the first four fields never move; new fields are appended
- * and read only when `struct_size` covers them.
+ * and read only when `struct_size` covers them. The host accepts any struct_size
+ * from that of the SDK 1.0 struct (VIZRUN_PLUGIN_INFO_SIZE_1_0) up.
+ *
+ * Rules of the C++ interfaces: see vizrun/extension.h. ModelBackend and Technique
+ * no longer grow; new capabilities are extension interfaces queried at run time.
  *
  * SDK version history
  *   1.0  first release: ModelBackend, Technique, Host, Output, image helpers.
  *   1.1  ModelBackend::forward_channels (one channel of a layer per batch item).
+ *   1.2  Extension interfaces: ModelBackend::query_interface and
+ *        Technique::query_interface (the last virtuals either class gets),
+ *        vizrun::query<I>(object); the first one, vizrun::ChannelForward, with the
+ *        fallback vizrun::forward_channels(model, ...). The host wraps models and
+ *        techniques built for 1.0 and 1.1 so that no slot they lack is ever called.
+ *        VizrunPluginInfo::extensions appended. Host::expect_stages appended (the
+ *        whole run's progress). vizrun/memory.h: available_memory, require_memory.
  */
 #include <stddef.h>
 #include <stdint.h>
 
 #define VIZRUN_SDK_VERSION_MAJOR 1
-#define VIZRUN_SDK_VERSION_MINOR 1
+#define VIZRUN_SDK_VERSION_MINOR 2
 #define VIZRUN_PLUGIN_ENTRY_SYMBOL "vizrun_plugin_info"
 /* File names the host looks for in its plugin folders. */
 #define VIZRUN_PLUGIN_SUFFIX ".vizplugin.so"
@@ -45,7 +56,16 @@ typedef struct VizrunPluginInfo {
   void* (*create)(const void* create_args, char* error, size_t error_size);
   /* Destroys an object returned by `create`. */
   void (*destroy)(void* object, uint32_t kind);
+  /* --- SDK 1.0 ends here. --- */
+
+  /* SDK 1.2: NULL-terminated ids of the extension interfaces (vizrun/extension.h)
+   * that objects of the plugin's class implement, e.g. "vizrun.ChannelForward/1";
+   * informational (the host lists them), query_interface is what counts. */
+  const char* const* extensions;
 } VizrunPluginInfo;
+
+/* sizeof(VizrunPluginInfo) in SDK 1.0 and 1.1: the smallest struct the host accepts. */
+#define VIZRUN_PLUGIN_INFO_SIZE_1_0 offsetof(VizrunPluginInfo, extensions)
 
 typedef const VizrunPluginInfo* (*VizrunPluginEntry)(void);
 

@@ -16,6 +16,7 @@
 
 #include "vizrun/error.h"
 #include "vizrun/image.h"
+#include "vizrun/suggest.h"
 
 namespace vizrun::kit {
 
@@ -60,33 +61,9 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
 
 namespace {
 
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
 bool spatial(const LayerInfo& l) { return l.shape.size() == 3; }
 
 }  // namespace
-
-std::vector<std::string> close_matches(const std::string& name, const std::vector<std::string>& candidates) {
-  std::vector<std::pair<std::size_t, std::string>> scored;
-  for (const auto& c : candidates) {
-    const std::size_t d = edit_distance(name, c);
-    if (d <= std::max<std::size_t>(2, name.size() / 3)) scored.emplace_back(d, c);
-  }
-  std::sort(scored.begin(), scored.end());
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < scored.size() && i < 5; ++i) out.push_back(scored[i].second);
-  return out;
-}
 
 std::vector<LayerInfo> select_layers(const std::vector<LayerInfo>& layers, const Value& spec) {
   std::vector<LayerInfo> out;
@@ -123,9 +100,9 @@ std::vector<LayerInfo> select_layers(const std::vector<LayerInfo>& layers, const
       }
     }
     if (!hit) {
-      auto close = close_matches(p, names);
+      const std::string suggestion = did_you_mean(p, names);
       throw Error("layers: '" + p + "' matches no layer of the model" +
-                  (close.empty() ? std::string("; layers are: ") + join(names) : "; did you mean: " + join(close)) +
+                  (suggestion.empty() ? std::string("; layers are: ") + join(names) : "; " + suggestion) +
                   " (also accepted: globs such as block*_conv*, all_conv, all, or a count of first layers)");
     }
   }

@@ -108,7 +108,6 @@ std::string stem(const std::string& path);
 /// Layer names joined with ", " for messages.
 std::string join(const std::vector<std::string>& items, const std::string& sep = ", ");
 
-/// Names in `candidates` close to `name` (shared prefix or small edit distance).
-std::vector<std::string> close_matches(const std::string& name, const std::vector<std::string>& candidates);
+// "Did you mean" suggestions: vizrun::did_you_mean (vizrun/suggest.h).
 
 }  // namespace vizrun::kit

@@ -12,6 +12,7 @@
 #include "technique_kit.h"
 #include "vizrun/image.h"
 #include "vizrun/memory.h"
+#include "vizrun/model_extensions.h"
 
 namespace vizrun::techniques {
 
@@ -61,8 +62,9 @@ AscentResult gradient_ascent(ModelBackend& model, const std::string& layer, cons
       torch::autograd::AutoGradMode grad_on(true);
       at::Tensor maps;
       if (recipe.target_filters_only) {
-        // {B, 1, H, W}: the backend computes only filter filters[b] for image b.
-        maps = model.forward_channels(x, layer, index).select(1, 0);
+        // {B, 1, H, W}: a backend with the ChannelForward extension computes only
+        // filter filters[b] for image b; the SDK falls back to forward + gather.
+        maps = vizrun::forward_channels(model, x, layer, index).select(1, 0);
       } else {
         const Activations acts = model.forward(x, taps);
         const at::Tensor& act = acts.at(layer);

@@ -24,7 +24,7 @@ struct AscentRecipe {
   std::string normalization = "rms";  ///< "rms" (x / (sqrt(mean(g^2)) + 1e-5)), "l2" (x / max(||g||, 1e-6)), "none"
   std::int64_t loss_border = 0;       ///< activation pixels excluded at every border of the map
   bool channels_last = true;
-  bool target_filters_only = true;    ///< ModelBackend::forward_channels instead of forward + gather
+  bool target_filters_only = true;    ///< vizrun::forward_channels (ChannelForward) instead of forward + gather
 };
 
 struct AscentResult {

@@ -10,6 +10,7 @@
 #include "technique_kit.h"
 #include "vizrun/image.h"
 #include "vizrun/memory.h"
+#include "vizrun/suggest.h"
 
 namespace vizrun::techniques {
 
@@ -95,10 +96,10 @@ ClassChoice GradCam::resolve_classes(const ModelBackend& model) const {
     const std::string& name = item.as_string();
     auto it = std::find(names.begin(), names.end(), name);
     if (it == names.end()) {
-      auto close = kit::close_matches(name, names);
+      const std::string suggestion = did_you_mean(name, names);
       throw Error("gradcam: unknown class name '" + name + "'" +
-                  (close.empty() ? std::string(" (the model has ") + std::to_string(names.size()) + " class names)"
-                                 : "; did you mean: " + kit::join(close)));
+                  (suggestion.empty() ? std::string(" (the model has ") + std::to_string(names.size()) + " class names)"
+                                      : "; " + suggestion));
     }
     choice.ids.push_back(it - names.begin());
   }

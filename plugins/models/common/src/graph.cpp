@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "vizrun/error.h"
+#include "vizrun/suggest.h"
 
 namespace vizrun::models {
 
@@ -62,20 +63,6 @@ const char* kind_name(OpKind k) {
   return "?";
 }
 
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
 }  // namespace
 
 std::string join(const std::vector<std::string>& items, const std::string& separator) {
@@ -93,25 +80,6 @@ std::string shape_string(const Shape& shape) {
   for (std::size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
   s << ")";
   return s.str();
-}
-
-std::vector<std::string> close_matches(const std::string& name, const std::vector<std::string>& candidates,
-                                       std::size_t limit) {
-  std::vector<std::pair<double, std::string>> scored;
-  for (const auto& c : candidates) {
-    double d = static_cast<double>(edit_distance(name, c));
-    if (!name.empty() && c.find(name) != std::string::npos) d = std::min(d, 1.0);
-    double tolerance = std::max<double>(3.0, static_cast<double>(std::max(name.size(), c.size())) * 0.4);
-    if (d <= tolerance) scored.emplace_back(d, c);
-  }
-  std::stable_sort(scored.begin(), scored.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<std::string> out;
-  for (const auto& s : scored) {
-    if (out.size() >= limit) break;
-    out.push_back(s.second);
-  }
-  return out;
 }
 
 Graph::Graph(Shape input_shape) : m_input_shape(std::move(input_shape)) {
@@ -380,10 +348,10 @@ int Graph::require(const std::string& name) const {
   if (i >= 0) return i;
   std::vector<std::string> names;
   for (const auto& n : m_nodes) names.push_back(n.name);
-  auto close = close_matches(name, names);
+  const std::string suggestion = did_you_mean(name, names);
   std::string msg = "unknown layer '" + name + "'";
-  if (!close.empty())
-    msg += "; did you mean " + join(close, ", ") + "?";
+  if (!suggestion.empty())
+    msg += "; " + suggestion;
   else
     msg += "; layers are " + (names.size() > 12 ? join({names.begin(), names.begin() + 6}) + ", ..., " +
                                                       join({names.end() - 3, names.end()})

@@ -30,7 +30,9 @@ struct BackendDescription {
   bool fold_layers = true;  ///< padding+conv and conv+BatchNorm run as one convolution (Graph::finalize)
 };
 
-class GraphBackend : public ModelBackend {
+/// Implements the ChannelForward extension: techniques find it with
+/// vizrun::query<ChannelForward> (or call vizrun::forward_channels).
+class GraphBackend : public ModelBackend, public ChannelForward {
  public:
   /// Loads weights per `plan` from `args.weights`, moves the graph to `args.device`.
   GraphBackend(std::unique_ptr<Graph> graph, BackendDescription description, const CreateArgs& args,
@@ -42,7 +44,8 @@ class GraphBackend : public ModelBackend {
   at::Tensor preprocess(const at::Tensor& rgb255) const override;
   at::Tensor deprocess(const at::Tensor& model_input) const override;
   Activations forward(const at::Tensor& input, const std::vector<std::string>& taps) override;
-  /// Conv2d layers with element-wise activations: only the selected filters run (src/forward_channels.cpp).
+  /// ChannelForward (and the SDK 1.1 slot of ModelBackend): for conv2d layers with
+  /// element-wise activations only the selected filters run (src/forward_channels.cpp).
   at::Tensor forward_channels(const at::Tensor& input, const std::string& layer, const at::Tensor& channels) override;
   std::vector<std::string> class_names() const override { return m_desc.class_names; }
   std::string output_activation() const override { return m_desc.output_activation; }

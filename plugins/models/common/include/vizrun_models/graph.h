@@ -190,10 +190,6 @@ class Graph {
   bool m_channels_last = false;
 };
 
-/// Names from `candidates` close to `name` (edit distance, common prefix), best first.
-std::vector<std::string> close_matches(const std::string& name, const std::vector<std::string>& candidates,
-                                       std::size_t limit = 5);
-
 /// "a, b, c" from a list.
 std::string join(const std::vector<std::string>& items, const std::string& separator = ", ");
 /// "(3, 3, 64, 128)".
