@@ -278,6 +278,7 @@ json describe_plugin(const PluginDescriptor& d) {
           {"version", d.version},     {"sdk_version", d.sdk_version},
           {"description", d.description}, {"file", d.file},
           {"build_fingerprint", d.fingerprint}, {"compiler", d.compiler},
+          {"extensions", d.extensions},
           {"options_schema", parse_schema(d.options_schema, d.file)}};
 }
 
@@ -298,9 +299,10 @@ void print_plugin_list(const PluginRegistry& registry, bool as_json) {
 }
 
 void print_plugin_page(const PluginDescriptor& d) {
-  std::printf("%s %s (%s plugin, SDK %s)\n%s\nfile: %s\nbuilt with: %s, %s\n\noptions:\n", d.name.c_str(),
-              d.version.c_str(), d.kind.c_str(), d.sdk_version.c_str(), d.description.c_str(), d.file.c_str(),
-              d.fingerprint.c_str(), d.compiler.c_str());
+  std::printf("%s %s (%s plugin, SDK %s)\n%s\nfile: %s\nbuilt with: %s, %s\nextensions: %s\n\noptions:\n",
+              d.name.c_str(), d.version.c_str(), d.kind.c_str(), d.sdk_version.c_str(), d.description.c_str(),
+              d.file.c_str(), d.fingerprint.c_str(), d.compiler.c_str(),
+              d.extensions.empty() ? "none" : join(d.extensions, ", ").c_str());
   print_options(parse_schema(d.options_schema, d.file), "");
 }
 

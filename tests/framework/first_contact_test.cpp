@@ -61,7 +61,7 @@ TEST_CASE("every plugin has a page, a schema and a JSON form", "[cli][plugins]")
     INFO(name);
     const Result page = vizrun_in(here, "plugins " + name + " " + test_plugins());
     CHECK(page.exit_code == 0);
-    CHECK_THAT(page.out, Contains(name + " ") && Contains("options:"));
+    CHECK_THAT(page.out, Contains(name + " ") && Contains("options:") && Contains("extensions: "));
     const json properties = p["options_schema"].value("properties", json::object());
     for (const auto& option : properties.items()) {
       CHECK_THAT(page.out, Contains("  " + option.key() + "\n"));
