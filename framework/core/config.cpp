@@ -3,6 +3,8 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -460,7 +462,14 @@ void apply_override(ConfigTree& tree, const std::string& assignment, const std::
       if (!std::regex_match(key, std::regex("[0-9]+"))) {
         throw ConfigError(shown + ": '" + key + "' must be a list index (" + display_path(pointer) + " is a list)");
       }
-      std::size_t index = std::stoul(key);
+      // Compared as text first: an index of 20 digits would overflow stoul.
+      const std::string size_text = std::to_string(node->size());
+      const std::string digits = key.substr(std::min(key.find_first_not_of('0'), key.size() - 1));
+      if (digits.size() > size_text.size() || (digits.size() == size_text.size() && digits > size_text)) {
+        throw ConfigError(shown + ": index " + key + " is past the end of " + display_path(pointer) + " (" +
+                          size_text + " items)");
+      }
+      std::size_t index = std::stoul(digits);
       if (index > node->size()) {
         throw ConfigError(shown + ": index " + key + " is past the end of " + display_path(pointer) + " (" +
                           std::to_string(node->size()) + " items)");
@@ -535,8 +544,13 @@ void emit(YAML::Emitter& out, const json& value) {
     case json::value_t::string: {
       // Quote strings that would otherwise read back as another type.
       const std::string& s = value.get_ref<const std::string&>();
+      // Control characters (a lone CR, say) and edge spaces are quoted whatever the probe
+      // says: yaml-cpp reads some of them back differently from a plain scalar.
+      const bool awkward = s.empty() || std::isspace(static_cast<unsigned char>(s.front())) ||
+                           std::isspace(static_cast<unsigned char>(s.back())) ||
+                           std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
       bool plain_ok = false;
-      try {
+      if (!awkward) try {
         YAML::Node probe = YAML::Load(s);
         plain_ok = probe.IsScalar() && probe.Scalar() == s && scalar_to_json(s, probe.Tag() == "!").is_string();
       } catch (const YAML::Exception&) {

@@ -146,6 +146,8 @@ TEST_CASE("a bad override is reported as the --set that caused it", "[config][ov
   CHECK_THAT(error_of([&] { apply_override(t, "seed"); }), StartsWith("--set seed: expected key.path=value"));
   CHECK_THAT(error_of([&] { apply_override(t, "techniques.x.plugin=a"); }), Contains("must be a list index"));
   CHECK_THAT(error_of([&] { apply_override(t, "techniques.5.plugin=a"); }), Contains("past the end"));
+  // An index too long for an unsigned long (a fuzzer's find) is past the end, not an escaped out_of_range.
+  CHECK_THAT(error_of([&] { apply_override(t, "techniques.99999999999999999999.plugin=a"); }), Contains("past the end"));
   apply_override(t, "seed=ten");
   CHECK_THAT(error_of([&] { resolve_experiment(t); }),
              StartsWith("--set seed=ten: expected an integer >= 0, got string \"ten\""));
@@ -160,6 +162,12 @@ TEST_CASE("the resolved config round-trips through YAML unchanged", "[config]") 
   std::string yaml = to_yaml(t.root);
   ConfigTree again = parse_config(yaml, "again.yaml", "/base");
   CHECK(again.root == t.root);
+  // Strings with control characters or edge spaces (fuzzer finds: "f: .\r" lost its CR).
+  for (const std::string s : {".\r", "a\r", "\tb", " c", "d "}) {
+    nlohmann::json doc = {{"description", s}};
+    INFO(to_yaml(doc));
+    CHECK(parse_config(to_yaml(doc), "s.yaml", "/base").root == doc);
+  }
 }
 
 TEST_CASE("random configs never crash the parser", "[config][fuzz]") {
