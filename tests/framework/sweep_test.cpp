@@ -79,7 +79,8 @@ json read_json(const std::string& path) { return json::parse(read_file(path)); }
 /// sha256 of every output file of every job, by job id and relative path.
 std::map<std::string, std::string> output_hashes(const std::string& sweep_dir) {
   std::map<std::string, std::string> hashes;
-  for (const auto& row : read_json(sweep_dir + "/sweep_manifest.json")["jobs"]) {
+  const json manifest = read_json(sweep_dir + "/sweep_manifest.json");  // outlives the loop (ASan found it did not)
+  for (const auto& row : manifest["jobs"]) {
     for (const auto& o : row["outputs"]) hashes[o["path"]] = sha256_file(sweep_dir + "/" + o["path"].get<std::string>());
   }
   return hashes;

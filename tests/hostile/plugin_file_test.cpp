@@ -66,7 +66,11 @@ TEST_CASE("every truncation of a real plugin is refused before dlopen, and the w
   const std::string dir = vizrun::testing::temp_dir("truncated-reasons");
   vizrun::host::write_file_atomic(dir + "/half.vizplugin.so", full.substr(0, n / 2));
   vizrun::host::write_file_atomic(dir + "/tail.vizplugin.so", full.substr(0, n - 1));
-  CHECK_THAT(check_plugin_file(dir + "/half.vizplugin.so"), Contains("truncated ELF file: " + std::to_string(n / 2) + " bytes, but segment"));
+  // Where the half falls depends on the build (a sanitizer build's plugin is mostly debug
+  // sections past its segments), so either reason is right; both name the size.
+  CHECK_THAT(check_plugin_file(dir + "/half.vizplugin.so"),
+             Contains("truncated ELF file: " + std::to_string(n / 2) + " bytes, ") &&
+                 (Contains("but segment") || Contains("the section table ends past it")));
   CHECK_THAT(check_plugin_file(dir + "/tail.vizplugin.so"), Contains("the section table ends past it"));
 
   const std::string whole = vizrun::testing::temp_dir("whole");
