@@ -9,12 +9,66 @@
 
 namespace vizrun::host {
 
-Manifest::Manifest(std::string path, double min_seconds_between_saves)
-    : m_path(std::move(path)), m_interval(min_seconds_between_saves) {}
+Manifest::Manifest(std::string path, RunRecord start, double min_seconds_between_saves)
+    : m_path(std::move(path)), m_interval(min_seconds_between_saves), m_record(std::move(start)) {}
 
-nlohmann::json Manifest::snapshot() const {
+RunRecord Manifest::snapshot() const {
   std::lock_guard<std::mutex> lock(m_mutex);
-  return m_data;
+  return m_record;
+}
+
+void Manifest::add_input(const InputRecord& input) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_record.inputs.push_back(input);
+}
+
+void Manifest::add_plugin(const PluginRecord& plugin) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_record.plugins.push_back(plugin);
+}
+
+void Manifest::set_model(const ModelRecord& model) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_record.model = model;
+}
+
+std::size_t Manifest::begin_technique(const TechniqueRecord& technique) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_record.techniques.push_back(technique);
+  m_record.techniques.back().status = "running";
+  return m_record.techniques.size() - 1;
+}
+
+void Manifest::set_precision(std::size_t technique, const std::string& precision, const std::string& note) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_record.techniques.at(technique).precision = precision;
+  m_record.techniques.at(technique).precision_note = note;
+}
+
+void Manifest::add_output(std::size_t technique, const OutputRecord& output) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_record.techniques.at(technique).outputs.push_back(output);
+}
+
+void Manifest::set_record(std::size_t technique, const std::string& key, const nlohmann::json& value) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_record.techniques.at(technique).records[key] = value;
+}
+
+void Manifest::end_technique(std::size_t technique, const std::string& status, const std::string& error,
+                             double wall_seconds) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  TechniqueRecord& t = m_record.techniques.at(technique);
+  t.status = status;
+  t.error = error;
+  t.wall_seconds = wall_seconds;
+}
+
+void Manifest::finish(const std::string& status, const std::string& error) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_record.status = status;
+  if (!error.empty()) m_record.error = error;
+  m_record.finished_utc = utc_timestamp_iso();
 }
 
 void Manifest::save() {
@@ -29,7 +83,7 @@ void Manifest::save_soon() {
 }
 
 void Manifest::save_locked(bool may_use_reserve) {
-  const std::string text = m_data.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  const std::string text = m_record.to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   try {
     write_file_atomic(m_path, text);
   } catch (const Error&) {

@@ -59,8 +59,7 @@ std::string fact(const std::string& name, const std::string& value) {
   return "<tr><th>" + html_escape(name) + "</th><td>" + value + "</td></tr>\n";
 }
 
-std::string short_hash(const json& v) {
-  std::string s = v.is_string() ? v.get<std::string>() : "";
+std::string short_hash(const std::string& s) {
   return s.empty() ? "&ndash;" : "<code title=\"" + s + "\">" + s.substr(0, 12) + "</code>";
 }
 
@@ -113,6 +112,8 @@ std::string group_of(const std::string& path) {
   return path.substr(first + 1, last - first - 1);
 }
 
+std::string file_name(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
 /// An id usable in a URL fragment: letters, digits, '-' and '_'; everything else '-'.
 std::string anchor(const std::string& text) {
   std::string out;
@@ -120,123 +121,122 @@ std::string anchor(const std::string& text) {
   return out;
 }
 
-std::string technique_anchor(const json& t) { return "t-" + anchor(t.value("id", "")); }
-std::string group_anchor(const json& t, const std::string& g) { return technique_anchor(t) + "--" + anchor(g); }
+std::string technique_anchor(const TechniqueRecord& t) { return "t-" + anchor(t.id); }
+std::string group_anchor(const TechniqueRecord& t, const std::string& g) { return technique_anchor(t) + "--" + anchor(g); }
 
 /// A grid or overlay sums up a group; single-item pictures are its details.
-bool is_summary_image(const std::string& name) {
+bool is_summary_image(const OutputRecord& o) {
+  const std::string name = file_name(o.path);
   return name.find("grid") != std::string::npos || name.find("overlay") != std::string::npos;
 }
 
 /// An ascent whose loss stayed exactly 0: the filter never fired, so its picture is the start noise.
-bool is_dead(const json& meta) { return meta.contains("loss") && meta["loss"].is_number() && meta["loss"].get<double>() == 0.0; }
-
-/// Output groups ("<technique>/<group>/<file>") in first-appearance order; they point
-/// into `outputs`, which must outlive them.
-struct Groups {
-  std::vector<std::string> order;
-  std::map<std::string, std::vector<const json*>> images, arrays;
-};
-
-Groups group_outputs(const json& outputs) {
-  Groups g;
-  for (const auto& o : outputs) {
-    const std::string name = group_of(o.value("path", ""));
-    if (!g.images.count(name) && !g.arrays.count(name)) g.order.push_back(name);
-    (o.value("kind", "") == "image" ? g.images : g.arrays)[name].push_back(&o);
-  }
-  return g;
+bool is_dead(const OutputRecord& o) {
+  const auto loss = o.meta.find("loss");
+  return loss != o.meta.end() && loss->is_number() && loss->get<double>() == 0.0;
 }
 
-std::string render_figure(const json& o, const std::string& css_class) {
-  const std::string path = o["path"];
-  const std::string name = path.substr(path.rfind('/') + 1);
-  const json meta = o.value("meta", json::object());
-  const bool dead = is_dead(meta);
+/// A technique's outputs by group ("<technique>/<group>/<file>"), groups in order of first appearance.
+struct Group {
+  std::string name;
+  std::vector<OutputRecord> images, arrays;
+};
+
+std::vector<Group> group_outputs(const std::vector<OutputRecord>& outputs) {
+  std::vector<Group> groups;
+  std::map<std::string, std::size_t> index;
+  for (const auto& o : outputs) {
+    const std::string name = group_of(o.path);
+    const auto [it, fresh] = index.emplace(name, groups.size());
+    if (fresh) groups.push_back({name, {}, {}});
+    (o.kind == "image" ? groups[it->second].images : groups[it->second].arrays).push_back(o);
+  }
+  return groups;
+}
+
+std::string render_figure(const OutputRecord& o, const std::string& css_class) {
+  const std::string name = file_name(o.path);
+  const bool dead = is_dead(o);
   std::ostringstream os;
-  os << "<figure class=\"" << css_class << (dead ? " dead" : "") << "\"><a href=\"" << html_escape(path)
-     << "\"><img loading=\"lazy\" src=\"" << html_escape(path) << "\" alt=\"" << html_escape(name)
-     << "\"></a><figcaption>" << html_escape(name) << "<br>" << caption(meta);
+  os << "<figure class=\"" << css_class << (dead ? " dead" : "") << "\"><a href=\"" << html_escape(o.path)
+     << "\"><img loading=\"lazy\" src=\"" << html_escape(o.path) << "\" alt=\"" << html_escape(name)
+     << "\"></a><figcaption>" << html_escape(name) << "<br>" << caption(o.meta);
   if (dead) os << "<br><span class=\"deadnote\">dead filter: loss 0, it never fired; the picture is the start noise</span>";
   os << "</figcaption></figure>\n";
   return os.str();
 }
 
 /// One layer (or image) group: its grids and overlays first, the single pictures behind a fold.
-std::string render_group(const json& t, const std::string& g, const std::vector<const json*>& images) {
-  std::vector<const json*> summary, single;
-  for (const json* o : images) {
-    const std::string path = (*o)["path"];
-    (is_summary_image(path.substr(path.rfind('/') + 1)) ? summary : single).push_back(o);
-  }
-  std::size_t dead = 0;
-  for (const json* o : single) dead += is_dead(o->value("meta", json::object()));
+std::string render_images(const TechniqueRecord& t, const Group& g) {
+  std::vector<const OutputRecord*> summary, single;
+  for (const auto& o : g.images) (is_summary_image(o) ? summary : single).push_back(&o);
+  const auto dead = std::count_if(single.begin(), single.end(), [](const OutputRecord* o) { return is_dead(*o); });
   std::ostringstream os;
-  if (!g.empty()) os << "<h3 id=\"" << group_anchor(t, g) << "\">" << html_escape(g) << "</h3>\n";
   if (dead > 0) {
     os << "<p class=\"deadnote\">" << dead << " of " << single.size()
        << " filters are dead (loss 0): they never fired on the start picture, and their cells show the start noise.</p>\n";
   }
   if (!summary.empty()) {
     os << "<div class=\"gallery\">\n";
-    for (const json* o : summary) os << render_figure(*o, "wide");
+    for (const auto* o : summary) os << render_figure(*o, "wide");
     os << "</div>\n";
   }
   if (!single.empty()) {
     const bool fold = !summary.empty() || single.size() > 12;
     if (fold) os << "<details><summary>" << single.size() << " single pictures</summary>\n";
     os << "<div class=\"gallery\">\n";
-    for (const json* o : single) os << render_figure(*o, single.size() > 12 ? "small" : "");
+    for (const auto* o : single) os << render_figure(*o, single.size() > 12 ? "small" : "");
     os << "</div>\n";
     if (fold) os << "</details>\n";
   }
   return os.str();
 }
 
-std::string render_technique(const json& t) {
+std::string render_arrays(const Group& g) {
+  if (g.arrays.empty()) return "";
   std::ostringstream os;
-  const std::string status = t.value("status", "running");
-  os << "<section id=\"" << technique_anchor(t) << "\"><h2>" << html_escape(t.value("id", "")) << " <span class=\"status "
-     << html_escape(status) << "\">" << html_escape(status) << "</span></h2>\n<table class=\"facts\">"
-     << fact("plugin", html_escape(t.value("plugin", "")));
-  if (t.contains("wall_seconds")) os << fact("wall time", number(t["wall_seconds"].get<double>()) + " s");
-  if (t.contains("precision")) os << fact("precision", html_escape(text_of(t["precision"])));
-  os << fact("files", std::to_string(t.value("outputs", json::array()).size())) << "</table>\n";
-  if (t.contains("error")) os << "<p class=\"error\">" << html_escape(t["error"].get<std::string>()) << "</p>\n";
-  if (t.contains("options")) {
-    os << "<details><summary>options</summary><pre>" << html_escape(t["options"].dump(2)) << "</pre></details>\n";
+  os << "<details><summary>" << g.arrays.size() << " arrays (.npy)</summary><ul>";
+  for (const auto& o : g.arrays) {
+    os << "<li><a href=\"" << html_escape(o.path) << "\"><code>" << html_escape(o.path) << "</code></a></li>";
   }
-  const json outputs = t.value("outputs", json::array());  // outlives the pointers in groups
-  const Groups groups = group_outputs(outputs);
-  for (const auto& g : groups.order) {
-    if (groups.images.count(g)) os << render_group(t, g, groups.images.at(g));
-    else if (!g.empty()) os << "<h3 id=\"" << group_anchor(t, g) << "\">" << html_escape(g) << "</h3>\n";
-    if (groups.arrays.count(g)) {
-      os << "<details><summary>" << groups.arrays.at(g).size() << " arrays (.npy)</summary><ul>";
-      for (const json* o : groups.arrays.at(g)) {
-        os << "<li><a href=\"" << html_escape((*o)["path"]) << "\"><code>" << html_escape((*o)["path"]) << "</code></a></li>";
-      }
-      os << "</ul></details>\n";
-    }
+  os << "</ul></details>\n";
+  return os.str();
+}
+
+std::string render_technique(const TechniqueRecord& t) {
+  std::ostringstream os;
+  os << "<section id=\"" << technique_anchor(t) << "\"><h2>" << html_escape(t.id) << " <span class=\"status "
+     << html_escape(t.status) << "\">" << html_escape(t.status) << "</span></h2>\n<table class=\"facts\">"
+     << fact("plugin", html_escape(t.plugin));
+  if (t.wall_seconds) os << fact("wall time", number(*t.wall_seconds) + " s");
+  if (!t.precision.empty()) {
+    os << fact("precision", html_escape(t.precision) + (t.precision_note.empty() ? "" : " (" + html_escape(t.precision_note) + ")"));
   }
-  const json records = t.value("records", json::object());
-  for (auto it = records.begin(); it != records.end(); ++it) os << render_record(it.key(), it.value());
+  os << fact("files", std::to_string(t.outputs.size())) << "</table>\n";
+  if (!t.error.empty()) os << "<p class=\"error\">" << html_escape(t.error) << "</p>\n";
+  if (!t.options.empty()) {
+    os << "<details><summary>options</summary><pre>" << html_escape(t.options.dump(2)) << "</pre></details>\n";
+  }
+  for (const auto& g : group_outputs(t.outputs)) {
+    if (!g.name.empty()) os << "<h3 id=\"" << group_anchor(t, g.name) << "\">" << html_escape(g.name) << "</h3>\n";
+    os << render_images(t, g) << render_arrays(g);
+  }
+  for (auto it = t.records.begin(); it != t.records.end(); ++it) os << render_record(it.key(), it.value());
   os << "</section>\n";
   return os.str();
 }
 
 /// Contents: every technique, and under it every layer or image group.
-std::string render_toc(const json& techniques) {
+std::string render_toc(const std::vector<TechniqueRecord>& techniques) {
   if (techniques.empty()) return "";
   std::ostringstream os;
   os << "<nav class=\"toc\"><strong>Contents</strong><ul>\n";
   for (const auto& t : techniques) {
-    os << "<li><a href=\"#" << technique_anchor(t) << "\">" << html_escape(t.value("id", "")) << "</a> ("
-       << html_escape(t.value("plugin", "")) << ")";
-    const json outputs = t.value("outputs", json::array());  // outlives the pointers in groups
-  const Groups groups = group_outputs(outputs);
+    os << "<li><a href=\"#" << technique_anchor(t) << "\">" << html_escape(t.id) << "</a> (" << html_escape(t.plugin) << ")";
     std::vector<std::string> named;
-    for (const auto& g : groups.order) if (!g.empty()) named.push_back(g);
+    for (const auto& g : group_outputs(t.outputs)) {
+      if (!g.name.empty()) named.push_back(g.name);
+    }
     if (!named.empty()) {
       os << "<ul>";
       for (const auto& g : named) os << "<li><a href=\"#" << group_anchor(t, g) << "\">" << html_escape(g) << "</a></li>";
@@ -245,6 +245,30 @@ std::string render_toc(const json& techniques) {
     os << "</li>\n";
   }
   os << "</ul></nav>\n";
+  return os.str();
+}
+
+/// The run's facts: status, model, weights, seed, device, times, build, config.
+std::string render_facts(const RunRecord& m) {
+  const ModelRecord model = m.model.value_or(ModelRecord{});
+  const EnvironmentRecord& env = m.environment;
+  const BuildRecord& v = m.vizrun;
+  std::ostringstream os;
+  os << "<table class=\"facts\">\n";
+  if (!m.error.empty()) os << fact("error", "<span class=\"error\">" + html_escape(m.error) + "</span>");
+  os << fact("model", html_escape(model.plugin) + (m.model ? " (" + std::to_string(model.parameters) + " parameters)" : ""))
+     << fact("weights", html_escape(model.weights.source) + " " + short_hash(model.weights.sha256))
+     << fact("seed", std::to_string(m.seed))
+     << fact("device", html_escape(env.device) + ", " + std::to_string(env.threads) + " threads, " + html_escape(env.precision))
+     << fact("started", html_escape(m.started_utc) + (m.finished_utc.empty() ? "" : " &rarr; " + html_escape(m.finished_utc)))
+     << fact("vizrun", html_escape(v.version) + " (" + html_escape(v.git_revision) + "), SDK " + html_escape(v.sdk_version) + ", LibTorch " + html_escape(v.libtorch))
+     << fact("config", html_escape(m.config_file) + " " + short_hash(m.config_sha256));
+  if (!m.overrides.empty()) {
+    std::string list;
+    for (const auto& o : m.overrides) list += "<code>--set " + html_escape(o) + "</code> ";
+    os << fact("overrides", list);
+  }
+  os << "</table>\n";
   return os.str();
 }
 
@@ -266,39 +290,23 @@ std::string html_escape(const std::string& text) {
   return out;
 }
 
-std::string render_run_report(const json& m) {
+std::string render_run_report(const RunRecord& m) {
+  const std::string title = m.experiment.empty() ? "vizrun run" : m.experiment;
   std::ostringstream os;
-  const std::string status = m.value("status", "running");
-  const json model = m.value("model", json::object());
-  const json weights = model.value("weights", json::object());
-  const json v = m.value("vizrun", json::object());
-  const json env = m.value("environment", json::object());
   os << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
      << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-     << "<title>" << html_escape(m.value("experiment", "vizrun run")) << " &middot; vizrun</title><style>" << kStyle
-     << "</style></head><body>\n<header><h1>" << html_escape(m.value("experiment", "")) << " <span class=\"status "
-     << html_escape(status) << "\">" << html_escape(status) << "</span></h1>\n<table class=\"facts\">\n";
-  if (m.contains("error")) os << fact("error", "<span class=\"error\">" + html_escape(m["error"].get<std::string>()) + "</span>");
-  os << fact("model", html_escape(model.value("plugin", "")) + (model.contains("parameters") ? " (" + model["parameters"].dump() + " parameters)" : ""))
-     << fact("weights", html_escape(weights.value("source", "")) + " " + short_hash(weights.value("sha256", json(""))))
-     << fact("seed", m.value("seed", json(0)).dump())
-     << fact("device", html_escape(env.value("device", "")) + ", " + env.value("threads", json(0)).dump() + " threads, " + html_escape(env.value("precision", "")))
-     << fact("started", html_escape(m.value("started_utc", "")) + (m.contains("finished_utc") ? " &rarr; " + html_escape(m["finished_utc"].get<std::string>()) : ""))
-     << fact("vizrun", html_escape(v.value("version", "")) + " (" + html_escape(v.value("git_revision", "")) + "), SDK " + html_escape(v.value("sdk_version", "")) + ", LibTorch " + html_escape(v.value("libtorch", "")))
-     << fact("config", html_escape(m.value("config_file", "")) + " " + short_hash(m.value("config_sha256", json(""))));
-  if (!m.value("overrides", json::array()).empty()) {
-    std::string list;
-    for (const auto& o : m["overrides"]) list += "<code>--set " + html_escape(o.get<std::string>()) + "</code> ";
-    os << fact("overrides", list);
-  }
-  os << "</table>\n<p>Everything here is listed with its sha256 in <a href=\"manifest.json\">manifest.json</a>; "
+     << "<title>" << html_escape(title) << " &middot; vizrun</title><style>" << kStyle
+     << "</style></head><body>\n<header><h1>" << html_escape(m.experiment) << " <span class=\"status "
+     << html_escape(m.status) << "\">" << html_escape(m.status) << "</span></h1>\n"
+     << render_facts(m)
+     << "<p>Everything here is listed with its sha256 in <a href=\"manifest.json\">manifest.json</a>; "
      << "<a href=\"config.yaml\">config.yaml</a> reproduces the run.</p>\n";
-  if (weights.value("source", "") == "random") {
+  if (m.model && m.model->weights.source == "random") {
     os << "<div class=\"banner\"><strong>Random weights.</strong> This run used <code>weights: random</code>: the "
           "pictures show an untrained network, not what a trained one has learned.</div>\n";
   }
-  os << render_toc(m.value("techniques", json::array())) << "</header>\n<main>\n";
-  for (const auto& t : m.value("techniques", json::array())) os << render_technique(t);
+  os << render_toc(m.techniques) << "</header>\n<main>\n";
+  for (const auto& t : m.techniques) os << render_technique(t);
   os << "</main></body></html>\n";
   return os.str();
 }

@@ -1,6 +1,5 @@
 #include "vizrun_host/runner.h"
 
-#include <glob.h>
 #include <sched.h>
 #include <signal.h>
 #include <unistd.h>
@@ -10,29 +9,24 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iostream>
-#include <mutex>
-#include <set>
 #include <thread>
 
 #include "vizrun/plugin.h"
 #include "vizrun_host/build_info.h"
 #include "vizrun_host/config.h"
 #include "vizrun_host/files.h"
-#include "vizrun_host/image_io.h"
+#include "vizrun_host/logger.h"
 #include "vizrun_host/manifest.h"
 #include "vizrun_host/progress.h"
 #include "vizrun_host/report.h"
+#include "vizrun_host/run_host.h"
 #include "vizrun_host/supervisor.h"
-#include "vizrun_host/text.h"
+#include "vizrun_host/technique_output.h"
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 
 namespace vizrun::host {
 namespace {
@@ -74,228 +68,6 @@ int usable_cores() {
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-std::string default_cache_dir() {
-  if (const char* v = std::getenv("VIZRUN_CACHE"); v && *v) return v;
-  if (const char* v = std::getenv("XDG_CACHE_HOME"); v && *v) return std::string(v) + "/vizrun";
-  if (const char* v = std::getenv("HOME"); v && *v) return std::string(v) + "/.cache/vizrun";
-  return (fs::temp_directory_path() / "vizrun-cache").string();
-}
-
-/// Log lines go to the run's vizrun.log and, by level, to stderr.
-class Logger {
- public:
-  Logger(ProgressReporter& progress, bool quiet, bool verbose) : m_progress(progress), m_quiet(quiet), m_verbose(verbose) {}
-  void open(const std::string& path) {
-    std::lock_guard<std::mutex> lock(m_mutex);
-    m_file.open(path, std::ios::app);
-  }
-  void write(LogLevel level, const std::string& message) {
-    static const char* names[] = {"debug", "info", "warning"};
-    const std::string line = std::string(names[static_cast<int>(level)]) + ": " + message;
-    {
-      std::lock_guard<std::mutex> lock(m_mutex);
-      if (m_file) m_file << utc_timestamp_iso() << " " << line << std::endl;
-    }
-    const bool show = level == LogLevel::warning ? !m_quiet : level == LogLevel::info ? !m_quiet : m_verbose;
-    if (show) m_progress.message("vizrun: " + line);
-  }
-  void error(const std::string& message) {
-    {
-      std::lock_guard<std::mutex> lock(m_mutex);
-      if (m_file) m_file << utc_timestamp_iso() << " error: " << message << std::endl;
-    }
-    m_progress.message("vizrun: error: " + message);
-  }
-
- private:
-  ProgressReporter& m_progress;
-  bool m_quiet, m_verbose;
-  std::mutex m_mutex;
-  std::ofstream m_file;
-};
-
-/// File name extensions taken as pictures when an input names a folder.
-const std::vector<std::string>& image_extensions() {
-  static const std::vector<std::string> kExtensions = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"};
-  return kExtensions;
-}
-
-/// Every picture directly inside `folder` (not in subfolders, not hidden), sorted by name.
-std::vector<std::string> images_in_folder(const std::string& folder) {
-  std::vector<std::string> images;
-  for (const auto& entry : fs::directory_iterator(folder)) {
-    if (!entry.is_regular_file()) continue;
-    const std::string name = entry.path().filename().string();
-    std::string ext = entry.path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (name.front() == '.') continue;
-    if (std::find(image_extensions().begin(), image_extensions().end(), ext) != image_extensions().end()) {
-      images.push_back(entry.path().lexically_normal().string());
-    }
-  }
-  std::sort(images.begin(), images.end());
-  return images;
-}
-
-/// The runner's side of vizrun::Host.
-class RunHost final : public Host {
- public:
-  RunHost(std::string base_dir, Logger& logger, ProgressReporter& progress, Manifest& manifest)
-      : m_base(std::move(base_dir)), m_logger(logger), m_progress(progress), m_manifest(manifest),
-        m_cache(default_cache_dir()) {}
-
-  std::string resolve_path(const std::string& path) const override {
-    if (path.empty() || fs::path(path).is_absolute()) return path;
-    return (fs::path(m_base) / path).lexically_normal().string();
-  }
-
-  std::vector<std::string> expand_inputs(const std::vector<std::string>& patterns) const override {
-    std::vector<std::string> files;
-    for (const auto& pattern : patterns) {
-      const std::string full = resolve_path(pattern);
-      if (fs::is_directory(full)) {
-        const auto images = images_in_folder(full);
-        if (images.empty()) {
-          throw Error("input '" + pattern + "' is a folder with no image file (looked for " + join(image_extensions(), ", ") + " in " + full + ")");
-        }
-        files.insert(files.end(), images.begin(), images.end());
-        continue;
-      }
-      glob_t g{};
-      int rc = ::glob(full.c_str(), GLOB_ERR | GLOB_NOCHECK, nullptr, &g);
-      std::vector<std::string> matches;
-      for (std::size_t i = 0; rc == 0 && i < g.gl_pathc; ++i) matches.emplace_back(g.gl_pathv[i]);
-      ::globfree(&g);
-      std::sort(matches.begin(), matches.end());
-      bool any = false;
-      for (const auto& m : matches) {
-        if (fs::is_regular_file(m)) {
-          files.push_back(m);
-          any = true;
-        }
-      }
-      if (!any) throw Error("input '" + pattern + "' matches no file (looked for " + full + ")");
-    }
-    return files;
-  }
-
-  at::Tensor load_image(const std::string& path) const override {
-    const std::string full = resolve_path(path);
-    at::Tensor image = read_image(full, m_max_image_pixels);
-    record_input(full);
-    return image;
-  }
-
-  Value read_config(const std::string& path) const override {
-    const std::string full = resolve_path(path);
-    Value value = read_config_value(full);
-    record_input(full);
-    return value;
-  }
-
-  std::string cache_dir() const override { return m_cache; }
-  void set_max_image_pixels(std::int64_t pixels) { m_max_image_pixels = pixels; }
-  void log(LogLevel level, const std::string& message) const override { m_logger.write(level, message); }
-  void expect_stages(std::size_t count) const override { m_progress.expect_stages(count); }
-
-  void progress(const std::string& stage, std::size_t done, std::size_t total) const override {
-    worker::set_stage(stage);
-    m_progress.update(stage, done, total);
-  }
-  void check_stop() const override {
-    if (g_stop.load()) throw Interrupted();
-  }
-
-  void record_input(const std::string& path) const {
-    {
-      std::lock_guard<std::mutex> lock(m_mutex);
-      if (!m_inputs.insert(path).second) return;
-    }
-    const std::string digest = sha256_file(path);
-    m_manifest.edit([&](json& m) { m["inputs"].push_back({{"path", path}, {"sha256", digest}}); });
-  }
-
- private:
-  std::string m_base;
-  Logger& m_logger;
-  ProgressReporter& m_progress;
-  Manifest& m_manifest;
-  std::string m_cache;
-  std::int64_t m_max_image_pixels = 100'000'000;
-  mutable std::mutex m_mutex;
-  mutable std::set<std::string> m_inputs;
-};
-
-/// The runner's side of vizrun::Output for one technique: files land in the
-/// technique's folder under sanitised names and are listed in the manifest.
-class TechniqueOutput final : public Output {
- public:
-  /// `write_error` is set when writing to the run folder fails, whatever the
-  /// plugin then does with the exception.
-  TechniqueOutput(std::string run_dir, std::string technique_id, std::size_t index, Manifest& manifest,
-                  const RunHost& host, std::string& write_error)
-      : m_run_dir(std::move(run_dir)), m_id(std::move(technique_id)), m_index(index), m_manifest(manifest),
-        m_host(host), m_write_error(write_error) {}
-
-  void image(const std::string& name, const at::Tensor& hwc_uint8, const Dict& meta) override {
-    const std::string relative = claim(name, ".png");
-    writing([&] { write_png(m_run_dir + "/" + relative, hwc_uint8); });
-    record_file(relative, "image", meta);
-  }
-
-  void array(const std::string& name, const at::Tensor& values, const Dict& meta) override {
-    const std::string relative = claim(name, ".npy");
-    const std::string bytes = encode_npy(values);
-    writing([&] { write_file_atomic(m_run_dir + "/" + relative, bytes); });
-    record_file(relative, "array", meta);
-  }
-
-  void record(const std::string& key, const Value& value) override {
-    m_host.check_stop();
-    m_manifest.edit([&](json& m) { m["techniques"][m_index]["records"][key] = to_json(value); });
-    writing([&] { m_manifest.save_soon(); });
-  }
-
-  std::size_t files_written() const { return m_names.size(); }
-
- private:
-  std::string claim(const std::string& name, const std::string& extension) {
-    m_host.check_stop();
-    const std::string relative = m_id + "/" + safe_relative_path(name) + extension;
-    if (!m_names.insert(relative).second) {
-      throw Error("technique '" + m_id + "' wrote two outputs named '" + relative + "'");
-    }
-    return relative;
-  }
-
-  template <class F>
-  void writing(F&& write) {
-    try {
-      write();
-    } catch (const WriteError& e) {
-      if (m_write_error.empty()) m_write_error = e.what();
-      throw;
-    }
-  }
-
-  void record_file(const std::string& relative, const char* kind, const Dict& meta) {
-    const std::string digest = sha256_file(m_run_dir + "/" + relative);
-    m_manifest.edit([&](json& m) {
-      m["techniques"][m_index]["outputs"].push_back(
-          {{"path", relative}, {"kind", kind}, {"sha256", digest}, {"meta", to_json(Value(meta))}});
-    });
-    writing([&] { m_manifest.save_soon(); });
-  }
-
-  std::string m_run_dir;
-  std::string m_id;
-  std::size_t m_index;
-  Manifest& m_manifest;
-  const RunHost& m_host;
-  std::string& m_write_error;
-  std::set<std::string> m_names;
-};
-
 std::string make_run_dir(const Experiment& e, const RunSettings& settings) {
   if (!settings.run_dir.empty()) {
     fs::path dir(settings.run_dir);
@@ -317,45 +89,33 @@ std::string make_run_dir(const Experiment& e, const RunSettings& settings) {
   }
 }
 
-json plugin_entry(const PluginDescriptor& d) {
-  return {{"name", d.name},       {"kind", d.kind},        {"version", d.version},
-          {"sdk_version", d.sdk_version}, {"file", d.file}, {"sha256", sha256_file(d.file)},
-          {"fingerprint", d.fingerprint}};
+PluginRecord plugin_record(const PluginDescriptor& d) {
+  return {d.name, d.kind, d.version, d.sdk_version, d.file, sha256_file(d.file), d.fingerprint};
 }
 
-json layer_table(const ModelBackend& model) {
-  json layers = json::array();
-  for (const auto& l : model.layers()) layers.push_back({{"name", l.name}, {"type", l.type}, {"shape", l.shape}});
-  return layers;
+ModelRecord model_record(const std::string& plugin, const ModelBackend& model, double load_seconds) {
+  const WeightsInfo w = model.weights_info();
+  ModelRecord record{plugin, model.parameter_count(), {w.source, w.file, w.sha256, w.skipped}, {}, load_seconds};
+  for (const auto& l : model.layers()) record.layers.push_back({l.name, l.type, l.shape});
+  return record;
 }
 
-json initial_manifest(const Experiment& e, const RunSettings& s, const std::string& device,
-                      int threads) {
-  const std::string config_text = to_yaml(e.tree.root);
-  return {
-      {"manifest_version", 1},
-      {"status", "running"},
-      {"experiment", e.name},
-      {"started_utc", utc_timestamp_iso()},
-      {"vizrun",
-       {{"version", build::version},
-        {"git_revision", build::git_revision},
-        {"sdk_version", std::to_string(VIZRUN_SDK_VERSION_MAJOR) + "." + std::to_string(VIZRUN_SDK_VERSION_MINOR)},
-        {"libtorch", TORCH_VERSION},
-        {"build_fingerprint", build::fingerprint},
-        {"compiler", build::compiler},
-        {"build_type", build::build_type}}},
-      {"environment", {{"device", device}, {"threads", threads}, {"precision", e.precision}, {"command_line", s.command_line}}},
-      {"seed", e.seed},
-      {"config_file", e.tree.file},
-      {"overrides", s.overrides},
-      {"config", e.tree.root},
-      {"config_sha256", sha256_hex(config_text)},
-      {"plugins", json::array()},
-      {"inputs", json::array()},
-      {"techniques", json::array()},
-      {"sweep", s.sweep},
-  };
+/// What the manifest says before anything runs.
+RunRecord initial_record(const Experiment& e, const RunSettings& s, const std::string& device, int threads) {
+  RunRecord r;
+  r.experiment = e.name;
+  r.started_utc = utc_timestamp_iso();
+  r.vizrun = {build::version, build::git_revision,
+              std::to_string(VIZRUN_SDK_VERSION_MAJOR) + "." + std::to_string(VIZRUN_SDK_VERSION_MINOR),
+              TORCH_VERSION, build::fingerprint, build::compiler, build::build_type};
+  r.environment = {device, threads, e.precision, s.command_line, nullptr};
+  r.seed = e.seed;
+  r.config_file = e.tree.file;
+  r.overrides = s.overrides;
+  r.config = e.tree.root;
+  r.config_sha256 = sha256_hex(to_yaml(e.tree.root));
+  r.sweep = s.sweep;
+  return r;
 }
 
 }  // namespace
@@ -420,8 +180,7 @@ RunResult run_experiment_in_process(const Experiment& e, const PluginRegistry& r
   ProgressReporter progress(ProgressReporter::mode_for(stderr, settings.quiet));
   Logger logger(progress, settings.quiet, settings.verbose);
   logger.open(run_dir + "/vizrun.log");
-  Manifest manifest(run_dir + "/manifest.json");
-  manifest.edit([&](json& m) { m = initial_manifest(e, settings, device, threads); });
+  Manifest manifest(run_dir + "/manifest.json", initial_record(e, settings, device, threads));
   write_file_atomic(run_dir + "/config.yaml", to_yaml(e.tree.root));
   manifest.save();
   // Room to record the end of a run that fills the disk.
@@ -446,11 +205,7 @@ RunResult run_experiment_in_process(const Experiment& e, const PluginRegistry& r
     }
     result.status = status;
     result.exit_code = status == "complete" ? 0 : 1;
-    manifest.edit([&](json& m) {
-      m["status"] = status;
-      if (!error.empty()) m["error"] = error;
-      m["finished_utc"] = utc_timestamp_iso();
-    });
+    manifest.finish(status, error);
     manifest.save();
     manifest.release_reserve();
     try {
@@ -470,16 +225,8 @@ RunResult run_experiment_in_process(const Experiment& e, const PluginRegistry& r
     progress.set_task("model " + e.model.plugin);
     worker::set_activity("model", e.model.plugin, "", "loading");
     model = registry.create_model(e.model.plugin, args);
-    const WeightsInfo w = model->weights_info();
-    const json plugin = plugin_entry(registry.find(e.model.plugin, "model"));
-    manifest.edit([&](json& m) {
-      m["plugins"].push_back(plugin);
-      m["model"] = {{"plugin", e.model.plugin},
-                    {"parameters", model->parameter_count()},
-                    {"weights", {{"source", w.source}, {"file", w.file}, {"sha256", w.sha256}, {"skipped", w.skipped}}},
-                    {"layers", layer_table(*model)},
-                    {"load_seconds", seconds_since(model_start)}};
-    });
+    manifest.add_plugin(plugin_record(registry.find(e.model.plugin, "model")));
+    manifest.set_model(model_record(e.model.plugin, *model, seconds_since(model_start)));
     manifest.save();
   } catch (const Interrupted&) {
     return finish("interrupted", "interrupted while loading the model");
@@ -498,11 +245,12 @@ RunResult run_experiment_in_process(const Experiment& e, const PluginRegistry& r
   progress.begin_run(e.techniques.size());
   for (std::size_t i = 0; i < e.techniques.size(); ++i) {
     const PluginUse& use = e.techniques[i];
-    manifest.edit([&](json& m) {
-      m["techniques"].push_back({{"id", use.id}, {"plugin", use.plugin}, {"status", "running"},
-                                 {"options", use.options}, {"outputs", json::array()}, {"records", json::object()}});
-      m["plugins"].push_back(plugin_entry(registry.find(use.plugin, "technique")));
-    });
+    TechniqueRecord started;
+    started.id = use.id;
+    started.plugin = use.plugin;
+    started.options = use.options;
+    const std::size_t index = manifest.begin_technique(started);
+    manifest.add_plugin(plugin_record(registry.find(use.plugin, "technique")));
     // Saved before the plugin's code runs: a crash report can name it.
     manifest.save();
     worker::set_activity("technique", use.plugin, use.id, "starting");
@@ -516,7 +264,7 @@ RunResult run_experiment_in_process(const Experiment& e, const PluginRegistry& r
       torch::manual_seed(e.seed);
       CreateArgs args{to_value(use.options), &host, c10::Device(device), e.precision, e.seed, ""};
       std::shared_ptr<Technique> technique = registry.create_technique(use.plugin, args);
-      TechniqueOutput output(run_dir, use.id, i, manifest, host, write_error);
+      TechniqueOutput output(run_dir, use.id, index, manifest, host, write_error);
       worker::set_stage("running");
       technique->run(*model, output);
       worker::set_stage("unloading");
@@ -544,12 +292,7 @@ RunResult run_experiment_in_process(const Experiment& e, const PluginRegistry& r
     }
     worker::set_activity("", "", "", "recording " + use.id);
     progress.finish();
-    manifest.edit([&](json& m) {
-      json& t = m["techniques"][i];
-      t["status"] = status;
-      t["wall_seconds"] = seconds_since(start);
-      if (!error.empty()) t["error"] = error;
-    });
+    manifest.end_technique(index, status, error, seconds_since(start));
     manifest.save();
     if (status == "interrupted") return finish("interrupted", "interrupted during " + use.id);
     // The run folder cannot be written (disk full, quota, size limit): every later

@@ -173,24 +173,20 @@ void record_unfinished_run(const std::string& run_dir, const std::string& status
   }
   for (const auto& p : leftovers) fs::remove(p, ec);
 
-  json m;
+  RunRecord m;
   try {
-    m = json::parse(read_file(manifest_path));
+    m = RunRecord::from_json(json::parse(read_file(manifest_path)));
   } catch (const std::exception& ex) {
-    m = {{"manifest_version", 1}, {"manifest_lost", std::string("the worker's manifest was unreadable: ") + ex.what()}};
+    m.extra["manifest_lost"] = std::string("the worker's manifest was unreadable: ") + ex.what();
   }
-  if (!m.is_object()) m = json::object();
-  if (!m.contains("techniques") || !m["techniques"].is_array()) m["techniques"] = json::array();
 
   // Files renamed into place are complete (every write is temp-then-rename), but the
   // manifest lags the last second of outputs: list those too, by hash.
-  std::map<std::string, std::size_t> technique_index;
+  std::map<std::string, TechniqueRecord*> technique_of;
   std::set<std::string> listed;
-  for (std::size_t i = 0; i < m["techniques"].size(); ++i) {
-    json& t = m["techniques"][i];
-    technique_index[t.value("id", "")] = i;
-    if (!t.contains("outputs") || !t["outputs"].is_array()) t["outputs"] = json::array();
-    for (const auto& o : t["outputs"]) listed.insert(o.value("path", ""));
+  for (auto& t : m.techniques) {
+    technique_of[t.id] = &t;
+    for (const auto& o : t.outputs) listed.insert(o.path);
   }
   std::vector<std::string> found;
   for (auto it = fs::recursive_directory_iterator(run_dir, ec); !ec && it != fs::recursive_directory_iterator();
@@ -199,7 +195,7 @@ void record_unfinished_run(const std::string& run_dir, const std::string& status
     const std::string relative = fs::relative(it->path(), run_dir, ec).generic_string();
     const auto slash = relative.find('/');
     if (slash == std::string::npos || it->path().filename().string()[0] == '.') continue;
-    if (!technique_index.count(relative.substr(0, slash)) || listed.count(relative)) continue;
+    if (!technique_of.count(relative.substr(0, slash)) || listed.count(relative)) continue;
     found.push_back(relative);
   }
   std::sort(found.begin(), found.end());
@@ -207,33 +203,28 @@ void record_unfinished_run(const std::string& run_dir, const std::string& status
   for (const auto& relative : found) {
     const std::string ext = fs::path(relative).extension().string();
     try {
-      m["techniques"][technique_index[relative.substr(0, relative.find('/'))]]["outputs"].push_back(
-          {{"path", relative},
-           {"kind", ext == ".png" ? "image" : ext == ".npy" ? "array" : "file"},
-           {"sha256", sha256_file(run_dir + "/" + relative)},
-           {"meta", json::object()},
-           {"recovered", true}});
+      OutputRecord output{relative, ext == ".png" ? "image" : ext == ".npy" ? "array" : "file",
+                          sha256_file(run_dir + "/" + relative), json::object(), true};
+      technique_of[relative.substr(0, relative.find('/'))]->outputs.push_back(output);
       recovered.push_back(relative);
     } catch (const std::exception&) {
     }
   }
   json files = json::array();
-  for (const auto& t : m["techniques"]) {
-    for (const auto& o : t["outputs"]) files.push_back(o.value("path", ""));
-  }
-  for (auto& t : m["techniques"]) {
-    if (t.value("status", "running") == "running") {
-      t["status"] = status;
-      t["error"] = error;
+  for (const auto* o : m.all_outputs()) files.push_back(o->path);
+  for (auto& t : m.techniques) {
+    if (t.status == "running") {
+      t.status = status;
+      t.error = error;
     }
   }
   details["complete_files"] = files;
   details["recovered_files"] = recovered;
-  m["status"] = status;
-  m["error"] = error;
-  m["finished_utc"] = utc_timestamp_iso();
-  m[status == "crashed" ? "crash" : "abnormal_end"] = details;
-  write_file_atomic(manifest_path, m.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+  m.status = status;
+  m.error = error;
+  m.finished_utc = utc_timestamp_iso();
+  m.extra[status == "crashed" ? "crash" : "abnormal_end"] = details;
+  write_file_atomic(manifest_path, m.to_json().dump(2, ' ', false, json::error_handler_t::replace) + "\n");
   try {
     write_file_atomic(run_dir + "/index.html", render_run_report(m));
   } catch (const std::exception&) {

@@ -7,6 +7,7 @@
 
 #include "vizrun_host/files.h"
 #include "vizrun_host/report.h"
+#include "vizrun_host/run_record.h"
 #include "vizrun_host/runner.h"
 #include "vizrun_host/sweep.h"
 #include "vizrun_host/text.h"
@@ -50,20 +51,18 @@ json job_row(const SweepPlan& plan, const SweepJob& job) {
   const fs::path manifest = fs::path(plan.directory) / job.id / "manifest.json";
   if (row["status"] == "missing") return row;
   try {
-    const json m = json::parse(read_file(manifest.string()));
+    const RunRecord run = RunRecord::from_json(json::parse(read_file(manifest.string())));
     double seconds = 0;
     json outputs = json::array();
-    for (const auto& t : m.value("techniques", json::array())) {
-      seconds += t.value("wall_seconds", 0.0);
-      for (const auto& o : t.value("outputs", json::array())) {
-        outputs.push_back({{"path", job.id + "/" + o.value("path", "")}, {"sha256", o.value("sha256", "")}});
-      }
+    for (const auto& t : run.techniques) {
+      seconds += t.wall_seconds.value_or(0.0);
+      for (const auto& o : t.outputs) outputs.push_back({{"path", job.id + "/" + o.path}, {"sha256", o.sha256}});
     }
-    row["started_utc"] = m.value("started_utc", "");
-    row["finished_utc"] = m.value("finished_utc", "");
+    row["started_utc"] = run.started_utc;
+    row["finished_utc"] = run.finished_utc;
     row["technique_seconds"] = seconds;
     row["outputs"] = outputs;
-    if (m.contains("error")) row["error"] = m["error"];
+    if (!run.error.empty()) row["error"] = run.error;
   } catch (const std::exception& e) {
     row["error"] = std::string("unreadable manifest: ") + e.what();
   }

@@ -8,6 +8,7 @@
 
 #include "test_support.h"
 #include "vizrun_host/files.h"
+#include "vizrun_host/run_record.h"
 #include "vizrun_host/schema.h"
 
 using nlohmann::json;
@@ -44,4 +45,28 @@ TEST_CASE("a run's manifest matches the manifest schema, and broken ones do not"
   json no_env = m;
   no_env.erase("environment");
   CHECK(vizrun::host::check(no_env, schema, "").has_value());
+}
+
+TEST_CASE("a manifest read into a RunRecord and written back is the same document", "[manifest]") {
+  const std::string dir = vizrun::testing::temp_dir("manifest-record");
+  vizrun::host::write_file_atomic(dir + "/exp.yaml", "experiment: record\nseed: 3\ndevice: cpu\nthreads: 1\n"
+                                                     "model: {plugin: tiny_model, weights: random, options: {size: 12}}\n"
+                                                     "techniques:\n  - plugin: layer_means\n    options: {layers: [conv1]}\n");
+  const std::string command = std::string(VIZRUN_BINARY) + " " + dir + "/exp.yaml -q --out " + dir + "/run --plugin-path " +
+                              vizrun::testing::test_plugin_dir() + "/good";
+  REQUIRE(std::system(command.c_str()) == 0);
+  const json written = json::parse(vizrun::host::read_file(dir + "/run/manifest.json"));
+  const auto record = vizrun::host::RunRecord::from_json(written);
+  CHECK(record.status == "complete");
+  REQUIRE(record.model.has_value());
+  CHECK(record.model->weights.source == "random");
+  REQUIRE(record.techniques.size() == 1);
+  CHECK_FALSE(record.techniques[0].outputs.empty());
+  CHECK(record.to_json() == written);
+
+  // Keys this version does not model (a later vizrun's, a crash report) survive the round trip.
+  json later = written;
+  later["crash"] = {{"signal", "SIGSEGV"}};
+  later["techniques"][0]["future_field"] = 7;
+  CHECK(vizrun::host::RunRecord::from_json(later).to_json() == later);
 }

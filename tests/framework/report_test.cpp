@@ -9,6 +9,7 @@
 using nlohmann::json;
 using Catch::Matchers::Contains;
 using vizrun::host::render_run_report;
+using vizrun::host::RunRecord;
 
 namespace {
 
@@ -48,7 +49,7 @@ std::size_t position_of(const std::string& page, const std::string& text) {
 }  // namespace
 
 TEST_CASE("the report has contents by technique and layer, each linking to its section", "[report]") {
-  const std::string page = render_run_report(manifest("imagenet"));
+  const std::string page = render_run_report(RunRecord::from_json(manifest("imagenet")));
   CHECK_THAT(page, Contains("<nav class=\"toc\">"));
   for (const std::string id : {"t-filters", "t-filters--conv1", "t-filters--max_pooling2d"}) {
     CHECK_THAT(page, Contains("href=\"#" + id + "\""));
@@ -58,7 +59,7 @@ TEST_CASE("the report has contents by technique and layer, each linking to its s
 }
 
 TEST_CASE("a layer's grid comes first, its single pictures behind a fold", "[report]") {
-  const std::string page = render_run_report(manifest("imagenet"));
+  const std::string page = render_run_report(RunRecord::from_json(manifest("imagenet")));
   const std::size_t grid = position_of(page, "src=\"filters/conv1/grid.png\"");
   const std::size_t fold = position_of(page, "<summary>2 single pictures</summary>");
   const std::size_t single = position_of(page, "src=\"filters/conv1/filter_0000.png\"");
@@ -67,7 +68,7 @@ TEST_CASE("a layer's grid comes first, its single pictures behind a fold", "[rep
 }
 
 TEST_CASE("dead filters are marked, and only they", "[report]") {
-  const std::string page = render_run_report(manifest("imagenet"));
+  const std::string page = render_run_report(RunRecord::from_json(manifest("imagenet")));
   CHECK_THAT(page, Contains("1 of 2 filters are dead (loss 0)"));
   const std::size_t dead_fig = page.rfind("<figure", position_of(page, "src=\"filters/conv1/filter_0000.png\""));
   CHECK_THAT(page.substr(dead_fig, page.find('>', dead_fig) - dead_fig), Contains("dead"));
@@ -76,6 +77,6 @@ TEST_CASE("dead filters are marked, and only they", "[report]") {
 }
 
 TEST_CASE("random weights get a banner", "[report]") {
-  CHECK_THAT(render_run_report(manifest("random")), Contains("class=\"banner\"") && Contains("Random weights."));
-  CHECK(render_run_report(manifest("imagenet")).find("class=\"banner\"") == std::string::npos);
+  CHECK_THAT(render_run_report(RunRecord::from_json(manifest("random"))), Contains("class=\"banner\"") && Contains("Random weights."));
+  CHECK(render_run_report(RunRecord::from_json(manifest("imagenet"))).find("class=\"banner\"") == std::string::npos);
 }

@@ -8,22 +8,34 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <mutex>
 #include <string>
 
+#include "vizrun_host/run_record.h"
+
 namespace vizrun::host {
 
+/// A run's manifest as it is being written: the record, changed only through the
+/// methods below (each under a lock: plugins may emit from several threads), and
+/// the file it is saved to.
 class Manifest {
  public:
-  explicit Manifest(std::string path, double min_seconds_between_saves = 1.0);
+  Manifest(std::string path, RunRecord start, double min_seconds_between_saves = 1.0);
 
-  /// Edits under the manifest's lock: `manifest.edit([](json& m) { ... });`
-  template <class F>
-  void edit(F&& f) {
-    std::lock_guard<std::mutex> lock(m_mutex);
-    f(m_data);
-  }
-  nlohmann::json snapshot() const;
+  void add_input(const InputRecord& input);
+  void add_plugin(const PluginRecord& plugin);
+  void set_model(const ModelRecord& model);
+  /// Appends a technique (status running) and returns its index for the calls below.
+  std::size_t begin_technique(const TechniqueRecord& technique);
+  void set_precision(std::size_t technique, const std::string& precision, const std::string& note);
+  void add_output(std::size_t technique, const OutputRecord& output);
+  void set_record(std::size_t technique, const std::string& key, const nlohmann::json& value);
+  void end_technique(std::size_t technique, const std::string& status, const std::string& error, double wall_seconds);
+  /// The run's final status (and first error), stamped with the time.
+  void finish(const std::string& status, const std::string& error);
+
+  RunRecord snapshot() const;
 
   /// Writes now; if that fails and there is a reserve (see reserve_space), gives it
   /// back and tries once more.
@@ -48,7 +60,7 @@ class Manifest {
   std::string m_path;
   double m_interval;
   mutable std::mutex m_mutex;
-  nlohmann::json m_data = nlohmann::json::object();
+  RunRecord m_record;
   std::chrono::steady_clock::time_point m_last_save{};
   std::string m_reserve;  ///< path of the reserve file, "" when there is none
 };
