@@ -20,6 +20,7 @@
 #include "vizrun_host/files.h"
 #include "vizrun_host/logger.h"
 #include "vizrun_host/manifest.h"
+#include "vizrun_host/precision.h"
 #include "vizrun_host/progress.h"
 #include "vizrun_host/report.h"
 #include "vizrun_host/run_host.h"
@@ -101,14 +102,16 @@ ModelRecord model_record(const std::string& plugin, const ModelBackend& model, d
 }
 
 /// What the manifest says before anything runs.
-RunRecord initial_record(const Experiment& e, const RunSettings& s, const std::string& device, int threads) {
+RunRecord initial_record(const Experiment& e, const RunSettings& s, const std::string& device, int threads,
+                         const PrecisionChoice& precision) {
   RunRecord r;
   r.experiment = e.name;
   r.started_utc = utc_timestamp_iso();
   r.vizrun = {build::version, build::git_revision,
               std::to_string(VIZRUN_SDK_VERSION_MAJOR) + "." + std::to_string(VIZRUN_SDK_VERSION_MINOR),
               TORCH_VERSION, build::fingerprint, build::compiler, build::build_type};
-  r.environment = {device, threads, e.precision, s.command_line, nullptr};
+  r.environment = {device, threads, e.precision, s.command_line,
+                   {{"used", precision.precision}, {"reason", precision.reason}, {"measurement", precision.measurement}}};
   r.seed = e.seed;
   r.config_file = e.tree.file;
   r.overrides = s.overrides;
@@ -180,15 +183,17 @@ RunResult run_experiment_in_process(const Experiment& e, const PluginRegistry& r
   ProgressReporter progress(ProgressReporter::mode_for(stderr, settings.quiet));
   Logger logger(progress, settings.quiet, settings.verbose);
   logger.open(run_dir + "/vizrun.log");
-  Manifest manifest(run_dir + "/manifest.json", initial_record(e, settings, device, threads));
+  torch::set_num_threads(threads);
+  const PrecisionChoice precision = choose_precision(e.precision, c10::Device(device));
+  Manifest manifest(run_dir + "/manifest.json", initial_record(e, settings, device, threads, precision));
   write_file_atomic(run_dir + "/config.yaml", to_yaml(e.tree.root));
   manifest.save();
   // Room to record the end of a run that fills the disk.
   manifest.reserve_space(std::size_t{1} << 20);
   logger.write(LogLevel::info, "run folder " + run_dir);
+  if (e.precision != "fp32") logger.write(LogLevel::info, "precision " + precision.precision + ": " + precision.reason);
 
   // Same config, weights, device and thread count: bit-identical outputs.
-  torch::set_num_threads(threads);
   at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
   RunHost host(e.tree.base_dir, logger, progress, manifest);
   host.set_max_image_pixels(e.max_image_pixels);
@@ -221,7 +226,7 @@ RunResult run_experiment_in_process(const Experiment& e, const PluginRegistry& r
   const std::string model_who = "model plugin '" + e.model.plugin + "'";
   try {
     torch::manual_seed(e.seed);
-    CreateArgs args{to_value(e.model.options), &host, c10::Device(device), e.precision, e.seed, e.weights};
+    CreateArgs args{to_value(e.model.options), &host, c10::Device(device), precision.precision, e.seed, e.weights};
     progress.set_task("model " + e.model.plugin);
     worker::set_activity("model", e.model.plugin, "", "loading");
     model = registry.create_model(e.model.plugin, args);
@@ -262,11 +267,17 @@ RunResult run_experiment_in_process(const Experiment& e, const PluginRegistry& r
     const std::string who = "technique plugin '" + use.plugin + "'";
     try {
       torch::manual_seed(e.seed);
-      CreateArgs args{to_value(use.options), &host, c10::Device(device), e.precision, e.seed, ""};
+      CreateArgs args{to_value(use.options), &host, c10::Device(device), precision.precision, e.seed, ""};
       std::shared_ptr<Technique> technique = registry.create_technique(use.plugin, args);
+      const auto [used, note] = technique_precision(*technique, precision.precision);
+      manifest.set_precision(index, used, note);
+      if (!note.empty()) logger.write(LogLevel::warning, use.id + ": " + note);
       TechniqueOutput output(run_dir, use.id, index, manifest, host, write_error);
       worker::set_stage("running");
-      technique->run(*model, output);
+      {
+        PrecisionScope scope(used, c10::Device(device));
+        technique->run(*model, output);
+      }
       worker::set_stage("unloading");
       technique.reset();
       logger.write(LogLevel::info, use.id + ": " + std::to_string(output.files_written()) + " files in " +

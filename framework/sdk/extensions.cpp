@@ -14,6 +14,7 @@
 namespace vizrun {
 
 ChannelForward::~ChannelForward() = default;
+PrecisionSupport::~PrecisionSupport() = default;
 
 at::Tensor gather_channels(const at::Tensor& act, const std::string& layer, const at::Tensor& channels) {
   if (act.dim() != 4)

@@ -132,7 +132,7 @@ TEST_CASE("config errors exit 2 with one line naming file, line and key", "[cli]
   const std::string config = write_experiment(dir, "precision: fp64\n");
   auto r = run_cli("validate " + config + " " + plugin_args());
   CHECK(r.exit_code == 2);
-  CHECK(r.err == "vizrun: error: " + config + ":9:12: precision: expected one of 'fp32', 'bf16', got string \"fp64\" (did you mean 'fp32'?)\n");
+  CHECK(r.err == "vizrun: error: " + config + ":9:12: precision: expected one of 'fp32', 'bf16', 'auto', got string \"fp64\" (did you mean 'fp32'?)\n");
   auto ok = run_cli("validate " + write_experiment(vizrun::testing::temp_dir("validate-ok")) + " " + plugin_args());
   CHECK(ok.exit_code == 0);
   CHECK_THAT(ok.out, Contains("valid"));

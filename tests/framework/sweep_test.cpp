@@ -129,7 +129,7 @@ TEST_CASE("sweep errors point at the offending axis", "[sweep]") {
   CHECK_THROWS_WITH(plan_of(kSweep, {"seed=1,1"}), Contains("resolve to the same config"));
   CHECK_THROWS_WITH(plan_of(kSweep, {"threads=-1,2"}), Contains("--sweep threads=-1: expected an integer >= 0"));
   CHECK_THROWS_WITH(plan_of(std::string(kSweep) + "  precision: [fp32, fp8]\n"),
-                    Contains("sweep.yaml:11:14: sweep precision=fp8: expected one of 'fp32', 'bf16'"));
+                    Contains("sweep.yaml:11:14: sweep precision=fp8: expected one of 'fp32', 'bf16', 'auto'"));
 }
 
 TEST_CASE("a sweep of more jobs than the limit is refused before it is expanded", "[sweep]") {

@@ -18,7 +18,8 @@
  *   1.2  Extension interfaces: ModelBackend::query_interface and
  *        Technique::query_interface (the last virtuals either class gets),
  *        vizrun::query<I>(object); the first one, vizrun::ChannelForward, with the
- *        fallback vizrun::forward_channels(model, ...). The host wraps models and
+ *        fallback vizrun::forward_channels(model, ...); vizrun::PrecisionSupport
+ *        for techniques. The host wraps models and
  *        techniques built for 1.0 and 1.1 so that no slot they lack is ever called.
  *        VizrunPluginInfo::extensions appended. Host::expect_stages appended (the
  *        whole run's progress). vizrun/memory.h: available_memory, require_memory.
