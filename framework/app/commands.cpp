@@ -10,6 +10,7 @@
 #include "vizrun_host/config.h"
 #include "vizrun_host/embedded.h"
 #include "vizrun_host/experiment.h"
+#include "vizrun_host/model_summary.h"
 #include "vizrun_host/plugin_registry.h"
 #include "vizrun_host/runner.h"
 #include "vizrun_host/schema.h"
@@ -304,6 +305,9 @@ void print_plugin_page(const PluginDescriptor& d) {
               d.file.c_str(), d.fingerprint.c_str(), d.compiler.c_str(),
               d.extensions.empty() ? "none" : join(d.extensions, ", ").c_str());
   print_options(parse_schema(d.options_schema, d.file), "");
+  if (d.kind == "model") {
+    std::printf("\nlayers: vizrun layers --model %s --weights random   (names, shapes, parameters)\n", d.name.c_str());
+  }
 }
 
 }  // namespace
@@ -332,6 +336,29 @@ int plugins_command(const CommonOptions& o, const PluginsView& view) {
         if (view.json) std::printf("%s\n", describe_plugin(*d).dump(2).c_str());
         else if (view.schema) std::printf("%s\n", parse_schema(d->options_schema, d->file).dump(2).c_str());
         else print_plugin_page(*d);
+        return 0;
+      },
+      2);
+}
+
+int layers_command(const CommonOptions& o, const LayersView& view) {
+  return guarded(
+      [&] {
+        CommonOptions base = o;
+        base.overrides.clear();
+        ConfigTree tree = load_tree(base);
+        if (!view.model.empty()) {
+          // Another model than the config's: its own options start empty.
+          tree.root["model"] = json{{"plugin", view.model}, {"weights", "random"}, {"options", json::object()}};
+        }
+        if (!view.weights.empty()) apply_override(tree, "model.weights=" + view.weights);
+        for (const auto& assignment : o.overrides) apply_override(tree, assignment);
+        auto registry = make_registry(tree, o);
+        Experiment experiment = resolve_experiment(tree);  // validation fills the defaults in
+        validate_plugins(experiment, *registry);
+        const ModelSummary summary = summarize_model(experiment, *registry, view.size);
+        if (view.json) std::printf("%s\n", summary_json(summary).dump(2).c_str());
+        else std::fputs(format_summary(summary).c_str(), stdout);
         return 0;
       },
       2);

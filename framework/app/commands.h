@@ -2,6 +2,7 @@
 /// The vizrun subcommands, each returning the process exit code:
 /// 0 success, 1 a run failed (or a sweep is incomplete), 2 usage or configuration error.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -35,5 +36,13 @@ struct PluginsView {
   bool json = false;    ///< --json: the list or the plugin as JSON
 };
 int plugins_command(const CommonOptions& options, const PluginsView& view);
+/// What `vizrun layers` summarises: the config's model, or another plugin's.
+struct LayersView {
+  std::string model;     ///< --model: this model plugin (weights random unless --weights) instead of the config's
+  std::string weights;   ///< --weights: same as --set model.weights=...
+  std::int64_t size = 0; ///< --size: shapes at size x size (0: the model's input size)
+  bool json = false;     ///< --json
+};
+int layers_command(const CommonOptions& options, const LayersView& view);
 
 }  // namespace vizrun::app

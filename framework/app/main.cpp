@@ -20,6 +20,7 @@ constexpr const char* kDescription =
     "  vizrun merge SWEEP_DIR      collect a sweep's jobs into one manifest and report\n"
     "  vizrun slurm CONFIG         write (and --submit) a SLURM job array for a sweep\n"
     "  vizrun plugins [NAME]       list plugins, or show one plugin's options\n"
+    "  vizrun layers [CONFIG]      list the model's layers: names, shapes, parameters\n"
     "Runs are written to ./runs/<experiment>/<UTC time>/ under the current directory, unless the\n"
     "config's `output:` names another folder (relative to the current directory) or --out names the run folder.\n"
     "Exit codes: 0 success, 1 a run failed or a sweep is incomplete, 2 usage or configuration error.";
@@ -28,7 +29,7 @@ constexpr const char* kDescription =
 /// embedded default experiment.
 std::vector<std::string> normalise_arguments(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  static const std::set<std::string> first_words = {"run", "validate", "plan", "merge", "slurm", "plugins",
+  static const std::set<std::string> first_words = {"run", "validate", "plan", "merge", "slurm", "plugins", "layers",
                                                     "-h", "--help", "--version"};
   if (args.empty() || !first_words.count(args.front())) args.insert(args.begin(), "run");
   return args;
@@ -57,7 +58,8 @@ void add_shard_options(CLI::App& cmd, vizrun::app::CommonOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  vizrun::app::CommonOptions run_o, validate_o, plan_o, merge_o, slurm_o, plugin_o;
+  vizrun::app::CommonOptions run_o, validate_o, plan_o, merge_o, slurm_o, plugin_o, layers_o;
+  vizrun::app::LayersView layers_view;
   vizrun::host::SlurmOptions slurm;
   vizrun::app::PluginsView plugins_view;
   bool submit = false;
@@ -103,6 +105,18 @@ int main(int argc, char** argv) {
   plugins->add_flag("--schema", plugins_view.schema, "Print the plugin's options JSON Schema (as in schemas/plugins/)");
   plugins->add_flag("--json", plugins_view.json, "Print the list, or the plugin with its schema, as JSON (for scripts)");
 
+  auto* layers = app.add_subcommand("layers", "List the model's layers (name, type, output shape, parameters, inputs)");
+  layers->add_option("config", layers_o.config, "Experiment file (YAML); none: the built-in demo");
+  layers->add_option("--model", layers_view.model, "This model plugin instead of the config's (weights random)");
+  layers->add_option("--weights", layers_view.weights, "Weights to load (same as --set model.weights=...)");
+  layers->add_option("--size", layers_view.size, "Shapes at SIZE x SIZE instead of the model's input size")
+      ->check(CLI::Range(1, 4096));
+  layers->add_option("--set", layers_o.overrides, "Override a config value: key.path=value (repeatable)")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
+  layers->add_option("--plugin-path", layers_o.plugin_paths, "Extra plugin folder or file (repeatable)")->allow_extra_args(false);
+  layers->add_flag("--json", layers_view.json, "Print the summary as JSON (for scripts)");
+
   std::vector<std::string> args = normalise_arguments(argc, argv);
   std::string command_line = "vizrun";
   for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
@@ -127,5 +141,6 @@ int main(int argc, char** argv) {
   if (*plan) return vizrun::app::plan_command(plan_o);
   if (*merge) return vizrun::app::merge_command(merge_o);
   if (*sl) return vizrun::app::slurm_command(slurm_o, slurm, submit);
+  if (*layers) return vizrun::app::layers_command(layers_o, layers_view);
   return vizrun::app::plugins_command(plugin_o, plugins_view);
 }

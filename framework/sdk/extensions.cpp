@@ -15,6 +15,7 @@ namespace vizrun {
 
 ChannelForward::~ChannelForward() = default;
 PrecisionSupport::~PrecisionSupport() = default;
+LayerSummary::~LayerSummary() = default;
 
 at::Tensor gather_channels(const at::Tensor& act, const std::string& layer, const at::Tensor& channels) {
   if (act.dim() != 4)
@@ -109,4 +110,11 @@ std::shared_ptr<Technique> adapt_technique(std::shared_ptr<Technique> technique,
 }
 
 }  // namespace detail
+std::vector<LayerDetails> layer_details(ModelBackend& model, std::int64_t height, std::int64_t width) {
+  if (const auto* summary = query<LayerSummary>(model)) return summary->layer_details(height, width);
+  std::vector<LayerDetails> details;
+  for (const auto& layer : model.layers_for(height, width)) details.push_back({layer.name, layer.type, layer.shape, -1, {}});
+  return details;
+}
+
 }  // namespace vizrun

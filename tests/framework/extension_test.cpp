@@ -215,3 +215,31 @@ TEST_CASE("a technique plugin using forward_channels runs on the SDK 1.0 model p
     CHECK(at::equal(out->arrays[1].data, reference->arrays[1].data));
   }
 }
+
+TEST_CASE("layer_details falls back to the layer list on a model built for SDK 1.0, and a shipped model answers", "[extension]") {
+  testing::TestHost host;
+  host::PluginRegistry old_registry({sdk10_dir()});
+  auto old_model = old_registry.create_model("tiny_model", tiny_args(&host));
+  CHECK(query<LayerSummary>(*old_model) == nullptr);
+  const auto spec = old_model->input_spec();
+  const auto details = layer_details(*old_model, spec.height, spec.width);
+  const auto layers = old_model->layers_for(spec.height, spec.width);
+  REQUIRE(details.size() == layers.size());
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    CHECK(details[i].name == layers[i].name);
+    CHECK(details[i].shape == layers[i].shape);
+    CHECK(details[i].parameters == -1);
+    CHECK(details[i].inputs.empty());
+  }
+
+  testing::TestHost configs(std::string(VIZRUN_SOURCE_DIR) + "/configs");
+  CreateArgs args;
+  args.options = testing::with_defaults("small_convnet", Dict{{"architecture", "models/fashion_mnist.yaml"}});
+  args.host = &configs;
+  args.weights = "random";
+  auto convnet = testing::registry().create_model("small_convnet", args);
+  REQUIRE(query<LayerSummary>(*convnet) != nullptr);
+  std::int64_t total = 0;
+  for (const auto& d : layer_details(*convnet, 28, 28)) total += d.parameters;
+  CHECK(total == convnet->parameter_count());
+}

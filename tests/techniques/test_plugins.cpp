@@ -94,7 +94,8 @@ TEST_CASE("filter_ascent (forward_channels) on a model plugin built for SDK 1.0:
 TEST_CASE("the shipped model plugins declare the extensions they implement", "[plugins][extension]") {
   for (const char* name : {"vgg16", "resnet50v2", "small_convnet"}) {
     INFO(name);
-    CHECK(testing::registry().find(name, "model").extensions == std::vector<std::string>{ChannelForward::kInterfaceId});
+    CHECK(testing::registry().find(name, "model").extensions ==
+          std::vector<std::string>{ChannelForward::kInterfaceId, LayerSummary::kInterfaceId});
   }
   for (const char* name : {"activations", "filter_ascent", "gradcam"}) {
     INFO(name);

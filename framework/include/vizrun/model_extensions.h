@@ -11,7 +11,9 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "vizrun/export.h"
 #include "vizrun/extension.h"
@@ -38,8 +40,34 @@ class VIZRUN_SDK_API ChannelForward {
   virtual ~ChannelForward();
 };
 
+/// A layer as a model summary lists it (as Keras's `summary()` does).
+struct LayerDetails {
+  std::string name;
+  std::string type;
+  std::vector<std::int64_t> shape;  ///< output shape without batch, at the size asked for
+  std::int64_t parameters = -1;     ///< learnable values and statistics it owns; -1: unknown
+  std::vector<std::string> inputs;  ///< names of the layers it reads, "input" for the model's input; empty: unknown
+};
+
+/// Per-layer details beyond LayerInfo: parameter counts and connections. (SDK 1.2)
+class VIZRUN_SDK_API LayerSummary {
+ public:
+  static constexpr char kInterfaceId[] = "vizrun.LayerSummary/1";
+
+  /// The layers that run at height x width, in model order (those of
+  /// ModelBackend::layers_for), with their details.
+  virtual std::vector<LayerDetails> layer_details(std::int64_t height, std::int64_t width) const = 0;
+
+ protected:
+  virtual ~LayerSummary();
+};
+
 /// The SDK's extension interfaces for models. Append only.
-using ModelExtensions = ExtensionList<ChannelForward>;
+using ModelExtensions = ExtensionList<ChannelForward, LayerSummary>;
+
+/// `LayerSummary::layer_details` of `model` when it has the interface, otherwise the
+/// fallback: `layers_for(height, width)` with parameters and inputs unknown.
+VIZRUN_SDK_API std::vector<LayerDetails> layer_details(ModelBackend& model, std::int64_t height, std::int64_t width);
 
 /// `ChannelForward::forward_channels` of `model` when it has the interface, otherwise
 /// the fallback: `model.forward(input, {layer})` and a gather of the channels.

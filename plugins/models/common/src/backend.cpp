@@ -110,6 +110,11 @@ std::vector<LayerInfo> GraphBackend::layers_for(std::int64_t height, std::int64_
   return m_graph->layers_for(height, width);
 }
 
+std::vector<LayerDetails> GraphBackend::layer_details(std::int64_t height, std::int64_t width) const {
+  layers_for(height, width);  // the same size checks and messages
+  return m_graph->layer_details(height, width);
+}
+
 at::Tensor GraphBackend::preprocess(const at::Tensor& rgb255) const {
   at::Tensor x = rgb255.dim() == 3 ? rgb255.unsqueeze(0) : rgb255;
   return preprocess_rgb255(x, m_desc.preprocessing, m_desc.input.channels).to(m_device);

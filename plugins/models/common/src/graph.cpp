@@ -382,6 +382,23 @@ std::vector<LayerInfo> Graph::layers_for(std::int64_t height, std::int64_t width
   return out;
 }
 
+std::vector<LayerDetails> Graph::layer_details(std::int64_t height, std::int64_t width) const {
+  std::vector<LayerDetails> details;
+  for (const auto& layer : layers_for(height, width)) {
+    const Node& n = m_nodes[find(layer.name)];
+    std::int64_t parameters = 0;
+    for (int p : n.params) {
+      std::int64_t values = 1;
+      for (auto d : m_params[p].shape) values *= d;
+      parameters += values;
+    }
+    std::vector<std::string> inputs;
+    for (int i : n.inputs) inputs.push_back(i < 0 ? "input" : m_nodes[i].name);
+    details.push_back({layer.name, layer.type, layer.shape, parameters, inputs});
+  }
+  return details;
+}
+
 std::int64_t Graph::parameter_count() const {
   std::int64_t total = 0;
   for (const auto& p : m_params) {

@@ -30,9 +30,9 @@ struct BackendDescription {
   bool fold_layers = true;  ///< padding+conv and conv+BatchNorm run as one convolution (Graph::finalize)
 };
 
-/// Implements the ChannelForward extension: techniques find it with
-/// vizrun::query<ChannelForward> (or call vizrun::forward_channels).
-class GraphBackend : public ModelBackend, public ChannelForward {
+/// Implements the ChannelForward and LayerSummary extensions: techniques find them with
+/// vizrun::query<...> (or call vizrun::forward_channels, vizrun::layer_details).
+class GraphBackend : public ModelBackend, public ChannelForward, public LayerSummary {
  public:
   /// Loads weights per `plan` from `args.weights`, moves the graph to `args.device`.
   GraphBackend(std::unique_ptr<Graph> graph, BackendDescription description, const CreateArgs& args,
@@ -47,6 +47,8 @@ class GraphBackend : public ModelBackend, public ChannelForward {
   /// ChannelForward (and the SDK 1.1 slot of ModelBackend): for conv2d layers with
   /// element-wise activations only the selected filters run (src/forward_channels.cpp).
   at::Tensor forward_channels(const at::Tensor& input, const std::string& layer, const at::Tensor& channels) override;
+  /// LayerSummary: parameter counts and connections from the graph.
+  std::vector<LayerDetails> layer_details(std::int64_t height, std::int64_t width) const override;
   std::vector<std::string> class_names() const override { return m_desc.class_names; }
   std::string output_activation() const override { return m_desc.output_activation; }
   std::string logits_layer() const override { return m_desc.logits_layer; }

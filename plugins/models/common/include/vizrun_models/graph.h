@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "vizrun/model.h"
+#include "vizrun/model_extensions.h"
 
 namespace vizrun::models {
 
@@ -124,6 +125,9 @@ class Graph {
   /// those before the first dense layer whose fixed fan-in the size does not fit (a
   /// classifier after a flatten). Throws when the size is too small for some layer.
   std::vector<LayerInfo> layers_for(std::int64_t height, std::int64_t width) const;
+
+  /// layers_for with each layer's parameter count and the names of the layers it reads.
+  std::vector<LayerDetails> layer_details(std::int64_t height, std::int64_t width) const;
 
   /// Total number of values in all parameters and statistics (Keras "Total params").
   std::int64_t parameter_count() const;
