@@ -20,39 +20,61 @@ void ProgressReporter::set_task(const std::string& task) {
   m_task = task;
 }
 
-void ProgressReporter::begin_run(std::size_t techniques) {
-  std::lock_guard<std::mutex> lock(m_mutex);
+void RunProgress::begin_run(std::size_t techniques) {
   m_techniques = techniques;
   m_technique = 0;
-  m_run_start = Clock::now();
 }
 
-void ProgressReporter::begin_technique(std::size_t index) {
-  std::lock_guard<std::mutex> lock(m_mutex);
+void RunProgress::begin_technique(std::size_t index) {
   m_technique = index;
   m_stages_expected = 1;
   m_stages_done = 0;
   m_stage_fraction = 0.0;
   m_stage_counted = false;
+}
+
+void RunProgress::expect_stages(std::size_t count) { m_stages_expected = std::max<std::size_t>(1, count); }
+
+void RunProgress::new_stage() { m_stage_counted = false; }
+
+void RunProgress::stage_at(std::size_t done, std::size_t total) {
+  if (total == 0) return;
+  m_stage_fraction = static_cast<double>(done) / static_cast<double>(total);
+  if (done == total) {  // a stage is complete once; the next one starts at 0
+    if (!m_stage_counted) m_stages_done = std::min(m_stages_done + 1, m_stages_expected);
+    m_stage_counted = true;
+    m_stage_fraction = 0.0;
+  }
+}
+
+double RunProgress::fraction() const {
+  if (m_techniques == 0) return 0.0;
+  const double within = std::min(1.0, (static_cast<double>(m_stages_done) + m_stage_fraction) /
+                                          static_cast<double>(m_stages_expected));
+  return std::min(1.0, (static_cast<double>(m_technique) + within) / static_cast<double>(m_techniques));
+}
+
+void ProgressReporter::begin_run(std::size_t techniques) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_run.begin_run(techniques);
+  m_run_start = Clock::now();
+}
+
+void ProgressReporter::begin_technique(std::size_t index) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_run.begin_technique(index);
   m_stage.clear();
   m_last_done = 0;
 }
 
 void ProgressReporter::expect_stages(std::size_t count) {
   std::lock_guard<std::mutex> lock(m_mutex);
-  m_stages_expected = std::max<std::size_t>(1, count);
+  m_run.expect_stages(count);
 }
 
 double ProgressReporter::run_fraction() const {
   std::lock_guard<std::mutex> lock(m_mutex);
-  return run_fraction_locked();
-}
-
-double ProgressReporter::run_fraction_locked() const {
-  if (m_techniques == 0) return 0.0;
-  const double within = std::min(1.0, (static_cast<double>(m_stages_done) + m_stage_fraction) /
-                                          static_cast<double>(m_stages_expected));
-  return std::min(1.0, (static_cast<double>(m_technique) + within) / static_cast<double>(m_techniques));
+  return m_run.fraction();
 }
 
 std::string ProgressReporter::format_duration(double seconds) {
@@ -79,9 +101,9 @@ std::string ProgressReporter::render(const std::string& stage, std::size_t done,
   }
   line += " elapsed " + format_duration(elapsed);
   if (done < total) line += " ETA " + format_duration(eta);
-  if (m_techniques > 0) {
+  if (m_run.started()) {
     // The whole run: elapsed over the fraction done, so early stages' speed predicts the rest.
-    const double f = run_fraction_locked();
+    const double f = m_run.fraction();
     const double run_elapsed = std::chrono::duration<double>(Clock::now() - m_run_start).count();
     line += " | run " + std::to_string(static_cast<int>(100 * f)) + "%";
     if (f > 0 && f < 1) line += " ETA " + format_duration(run_elapsed * (1 - f) / f);
@@ -96,18 +118,11 @@ void ProgressReporter::update(const std::string& stage, std::size_t done, std::s
   if (stage != m_stage || done < m_last_done) {
     m_stage = stage;
     m_stage_start = now;
-    m_stage_counted = false;
+    m_run.new_stage();
   }
   m_last_done = done;
   if (done > total) total = done;
-  if (total > 0) {
-    m_stage_fraction = static_cast<double>(done) / static_cast<double>(total);
-    if (done == total) {  // a stage is complete once; the next one starts at 0
-      if (!m_stage_counted) m_stages_done = std::min(m_stages_done + 1, m_stages_expected);
-      m_stage_counted = true;
-      m_stage_fraction = 0.0;
-    }
-  }
+  m_run.stage_at(done, total);
   if (m_mode == Mode::bar) {
     std::fprintf(m_stream, "\r\033[2K%s", render(stage, done, total, true).c_str());
     m_bar_open = true;

@@ -11,6 +11,32 @@
 
 namespace vizrun::host {
 
+/// How far a whole run is: techniques done, and within the current one the stages
+/// done (a stage counts once, when it reaches done == total) plus the current
+/// stage's fraction. Plain arithmetic, no clock and no lock.
+class RunProgress {
+ public:
+  void begin_run(std::size_t techniques);
+  /// Technique `index` (0-based) starts; it has one stage until it says more.
+  void begin_technique(std::size_t index);
+  void expect_stages(std::size_t count);
+  /// A new stage starts (another name, or a counter that went back).
+  void new_stage();
+  /// The current stage is at `done` of `total`.
+  void stage_at(std::size_t done, std::size_t total);
+  /// In [0, 1]; 0 before begin_run.
+  double fraction() const;
+  bool started() const { return m_techniques > 0; }
+
+ private:
+  std::size_t m_techniques = 0;
+  std::size_t m_technique = 0;
+  std::size_t m_stages_expected = 1;
+  std::size_t m_stages_done = 0;
+  double m_stage_fraction = 0.0;
+  bool m_stage_counted = false;  ///< the current stage already counts as done
+};
+
 class ProgressReporter {
  public:
   enum class Mode { off, bar, lines };
@@ -43,7 +69,6 @@ class ProgressReporter {
  private:
   using Clock = std::chrono::steady_clock;
   std::string render(const std::string& stage, std::size_t done, std::size_t total, bool for_bar) const;
-  double run_fraction_locked() const;
 
   Mode m_mode;
   std::FILE* m_stream;
@@ -55,13 +80,7 @@ class ProgressReporter {
   Clock::time_point m_stage_start = Clock::now();
   Clock::time_point m_last_print{};
   bool m_bar_open = false;
-  // The whole run: techniques, and stages of the current one.
-  std::size_t m_techniques = 0;
-  std::size_t m_technique = 0;
-  std::size_t m_stages_expected = 1;
-  std::size_t m_stages_done = 0;
-  double m_stage_fraction = 0.0;
-  bool m_stage_counted = false;  ///< the current stage already counts as done
+  RunProgress m_run;
   Clock::time_point m_run_start = Clock::now();
 };
 
