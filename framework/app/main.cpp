@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <regex>
 #include <cstdio>
 #include <set>
 #include <string>
@@ -45,8 +46,14 @@ void add_config_options(CLI::App& cmd, vizrun::app::CommonOptions& o, bool confi
       ->type_name("KEY=V1,V2")
       ->allow_extra_args(false);
   cmd.add_option("--plugin-path", o.plugin_paths, "Extra plugin folder or file (repeatable)")->allow_extra_args(false);
-  cmd.add_option("--device", o.device, "cpu, cuda or auto (same as --set device=...)")
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  cmd.add_option("--device", o.device, "cpu, cuda, cuda:N or auto (same as --set device=...)")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            return v == "cpu" || v == "cuda" || v == "auto" || std::regex_match(v, std::regex("cuda:[0-9]{1,2}"))
+                       ? std::string()
+                       : "expected cpu, cuda, cuda:N or auto, got '" + v + "'";
+          },
+          "DEVICE"));
 }
 
 void add_shard_options(CLI::App& cmd, vizrun::app::CommonOptions& o) {

@@ -59,6 +59,7 @@ Experiment resolve_experiment(ConfigTree tree) {
   }
   e.threads = root["threads"];
   e.max_image_pixels = root["max_image_pixels"];
+  e.deterministic = root["deterministic"];
   // Run folders belong to whoever runs vizrun, not beside the config: an installed
   // config (the built-in demo) lives in a read-only share/ folder.
   e.output = fs::absolute(root["output"].get<std::string>()).lexically_normal().string();

@@ -64,6 +64,11 @@ void Manifest::end_technique(std::size_t technique, const std::string& status, c
   t.wall_seconds = wall_seconds;
 }
 
+void Manifest::add_nondeterministic_op(const std::string& what) {
+  std::lock_guard<std::mutex> lock(m_mutex);
+  m_record.environment.nondeterministic_ops.push_back(what);
+}
+
 void Manifest::finish(const std::string& status, const std::string& error) {
   std::lock_guard<std::mutex> lock(m_mutex);
   m_record.status = status;

@@ -145,6 +145,10 @@ json RunRecord::to_json() const {
   json env = {{"device", environment.device}, {"threads", environment.threads},
               {"precision", environment.precision}, {"command_line", environment.command_line}};
   if (!environment.precision_choice.is_null()) env["precision_choice"] = environment.precision_choice;
+  if (!environment.torch.is_null()) env["torch"] = environment.torch;
+  if (!environment.device_info.is_null()) env["device_info"] = environment.device_info;
+  env["deterministic"] = environment.deterministic;
+  env["nondeterministic_ops"] = environment.nondeterministic_ops;
   json j = {
       {"manifest_version", 1},
       {"status", status},
@@ -189,6 +193,10 @@ RunRecord RunRecord::from_json(const json& m) {
   const json env = member(m, "environment", json::object());
   r.environment = {read<std::string>(env, "device"), read<int>(env, "threads", 1), read<std::string>(env, "precision"),
                    read<std::string>(env, "command_line"), member(env, "precision_choice", nullptr)};
+  r.environment.torch = member(env, "torch", nullptr);
+  r.environment.device_info = member(env, "device_info", nullptr);
+  r.environment.deterministic = read<bool>(env, "deterministic", true);
+  r.environment.nondeterministic_ops = read<std::vector<std::string>>(env, "nondeterministic_ops");
   const json v = member(m, "vizrun", json::object());
   r.vizrun = {read<std::string>(v, "version"),         read<std::string>(v, "git_revision"),
               read<std::string>(v, "sdk_version"),     read<std::string>(v, "libtorch"),

@@ -12,11 +12,15 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "vizrun/plugin.h"
 #include "vizrun_host/build_info.h"
 #include "vizrun_host/config.h"
+#include "vizrun_host/determinism.h"
+#include "vizrun_host/device_info.h"
 #include "vizrun_host/files.h"
 #include "vizrun_host/logger.h"
 #include "vizrun_host/manifest.h"
@@ -112,6 +116,9 @@ RunRecord initial_record(const Experiment& e, const RunSettings& s, const std::s
               TORCH_VERSION, build::fingerprint, build::compiler, build::build_type};
   r.environment = {device, threads, e.precision, s.command_line,
                    {{"used", precision.precision}, {"reason", precision.reason}, {"measurement", precision.measurement}}};
+  r.environment.torch = torch_build_info();
+  r.environment.device_info = device_info(device);
+  r.environment.deterministic = e.deterministic;
   r.seed = e.seed;
   r.config_file = e.tree.file;
   r.overrides = s.overrides;
@@ -145,12 +152,21 @@ std::string one_line_error(const std::exception& error) {
 std::string resolve_device(const std::string& requested) {
   if (requested == "cpu") return "cpu";
   const bool cuda = torch::cuda::is_available();
-  if (requested == "cuda" && !cuda) {
-    throw ConfigError("device: cuda was requested but no usable CUDA device was found (" +
+  if (requested == "auto") return cuda ? "cuda" : "cpu";
+  if (!cuda) {
+    throw ConfigError("device: " + requested + " was requested but no usable CUDA device was found (" +
                       std::string(torch::cuda::device_count() == 0 ? "no CUDA devices visible to LibTorch" : "CUDA unavailable") +
                       "); use --device cpu or auto");
   }
-  return cuda ? "cuda" : "cpu";
+  if (requested.rfind("cuda:", 0) == 0) {
+    const long index = std::strtol(requested.c_str() + 5, nullptr, 10);
+    const long count = static_cast<long>(torch::cuda::device_count());
+    if (index >= count) {
+      throw ConfigError("device: " + requested + " does not exist: " + std::to_string(count) +
+                        " CUDA device(s) are visible (cuda:0" + (count > 1 ? " to cuda:" + std::to_string(count - 1) : std::string()) + ")");
+    }
+  }
+  return requested;
 }
 
 void forward_stop_signals_to(int pid) { g_forward_pid.store(pid); }
@@ -194,7 +210,8 @@ RunResult run_experiment_in_process(const Experiment& e, const PluginRegistry& r
   if (e.precision != "fp32") logger.write(LogLevel::info, "precision " + precision.precision + ": " + precision.reason);
 
   // Same config, weights, device and thread count: bit-identical outputs.
-  at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
+  set_determinism(e.deterministic);
+  NondeterminismRecorder nondeterminism(manifest, logger);
   RunHost host(e.tree.base_dir, logger, progress, manifest);
   host.set_max_image_pixels(e.max_image_pixels);
 

@@ -94,15 +94,22 @@ std::optional<Violation> walk(const json& v, const json& s, const std::string& p
       failures.push_back(*r);
     }
     if (!failures.empty()) {
-      // When exactly one alternative accepts the value's type, its complaint is the precise one.
+      // When exactly one alternative accepts the value's type, and it is not a list of
+      // values (an enum, a const), its complaint is the precise one; otherwise all
+      // alternatives are what was expected.
       std::vector<std::size_t> typed;
       for (std::size_t i = 0; i < s[key].size(); ++i) {
         const json& alt = s[key][i];
-        bool type_ok = !alt.contains("type") ||
-                       (alt["type"].is_string() ? has_type(v, alt["type"]) : std::any_of(alt["type"].begin(), alt["type"].end(), [&](const json& t) { return has_type(v, t); }));
-        if (type_ok && !alt.contains("enum") && !alt.contains("const")) typed.push_back(i);
+        const json* values = alt.contains("enum") ? &alt["enum"] : nullptr;
+        bool type_ok = values ? std::any_of(values->begin(), values->end(), [&](const json& e) { return e.type() == v.type(); })
+                       : alt.contains("const") ? alt["const"].type() == v.type()
+                       : !alt.contains("type") ||
+                             (alt["type"].is_string() ? has_type(v, alt["type"]) : std::any_of(alt["type"].begin(), alt["type"].end(), [&](const json& t) { return has_type(v, t); }));
+        if (type_ok) typed.push_back(i);
       }
-      if (typed.size() == 1) return failures[typed[0]];
+      if (typed.size() == 1 && !s[key][typed[0]].contains("enum") && !s[key][typed[0]].contains("const")) {
+        return failures[typed[0]];
+      }
       return expected();
     }
   }

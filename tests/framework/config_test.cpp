@@ -82,7 +82,7 @@ TEST_CASE("errors name file, line, column, key path and expectation", "[config]"
   }
   SECTION("value outside an enum") {
     CHECK_THAT(error_of([] { resolve_text(std::string(kGood) + "device: gpu\n"); }),
-               StartsWith("exp.yaml:10:9: device: expected one of 'cpu', 'cuda', 'auto', got string \"gpu\""));
+               StartsWith("exp.yaml:10:9: device: expected one of 'cpu', 'cuda', 'auto' or a string matching ^cuda:[0-9]{1,2}$, got string \"gpu\""));
   }
   SECTION("missing required key") {
     CHECK_THAT(error_of([] { resolve_text("model: {plugin: tiny_model, weights: random}\n"); }),

@@ -28,9 +28,10 @@ struct Experiment {
   ConfigTree tree;  ///< the resolved config (what gets saved as config.yaml)
   std::string name;
   std::uint64_t seed = 0;
-  std::string device;     ///< as written: cpu | cuda | auto
+  std::string device;     ///< as written: cpu | cuda | cuda:N | auto
   std::string precision;  ///< fp32 | bf16
   int threads = 0;        ///< 0: every core
+  bool deterministic = true;  ///< deterministic algorithms (cuDNN included); false lets LibTorch pick the fastest
   std::int64_t max_image_pixels = 100'000'000;  ///< image inputs above this are refused from their header
   std::string output;     ///< base folder for run folders, resolved
   std::vector<std::string> plugin_path;  ///< extra plugin folders or files, resolved

@@ -32,6 +32,8 @@ class Manifest {
   void add_output(std::size_t technique, const OutputRecord& output);
   void set_record(std::size_t technique, const std::string& key, const nlohmann::json& value);
   void end_technique(std::size_t technique, const std::string& status, const std::string& error, double wall_seconds);
+  /// An operation that ran without a deterministic kernel (LibTorch's first warning line).
+  void add_nondeterministic_op(const std::string& what);
   /// The run's final status (and first error), stamped with the time.
   void finish(const std::string& status, const std::string& error);
 

@@ -13,7 +13,7 @@
 ///   measurement at start-up times a 3x3 convolution forward and input gradient in
 ///   both precisions (a fraction of a second) and keeps the faster. Without native
 ///   bf16 it takes fp32 without measuring: emulated bf16 convolutions are slower
-///   (about 70 against 105 GFLOP/s on the Xeon this was written on).
+///   (measured at about 70 against 105 GFLOP/s for fp32 on an Intel Xeon).
 
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>

@@ -73,7 +73,12 @@ struct EnvironmentRecord {
   int threads = 1;
   std::string precision;  ///< the experiment's policy (fp32, bf16, auto)
   std::string command_line;
-  nlohmann::json precision_choice;  ///< for `auto`: what was picked and why (null otherwise)
+  nlohmann::json precision_choice;  ///< what the policy meant here and why
+  nlohmann::json torch;             ///< the LibTorch build: version, CUDA runtime, cuDNN, GPUs
+  nlohmann::json device_info;       ///< the device: a GPU's name and capability, or the CPU model
+  bool deterministic = true;        ///< deterministic algorithms were asked for
+  /// Operations that ran without a deterministic kernel although one was asked for (LibTorch's warnings).
+  std::vector<std::string> nondeterministic_ops;
 };
 
 /// The vizrun build that ran.
