@@ -61,6 +61,7 @@ ConfigTree load_tree(const CommonOptions& o) {
   }
   for (const auto& assignment : o.overrides) apply_override(tree, assignment);
   if (!o.device.empty()) apply_override(tree, "device=" + o.device);
+  if (!o.stall_timeout.empty()) apply_override(tree, "stall_timeout=" + o.stall_timeout);
   return tree;
 }
 
@@ -115,6 +116,7 @@ RunSettings settings_for(const CommonOptions& o) {
   settings.verbose = o.verbose;
   settings.overrides = o.overrides;
   if (!o.device.empty()) settings.overrides.push_back("device=" + o.device);
+  if (!o.stall_timeout.empty()) settings.overrides.push_back("stall_timeout=" + o.stall_timeout);
   settings.command_line = o.command_line;
   return settings;
 }
@@ -200,6 +202,13 @@ int validate_command(const CommonOptions& o) {
   return guarded(
       [&] {
         Prepared p = prepare(o);
+        // Deeper than the schemas: what a plugin can check without being created
+        // (small_convnet reads its architecture file).
+        if (p.sweep) {
+          for (const auto& job : p.sweep->jobs) check_plugin_options(job.experiment, *p.registry);
+        } else {
+          check_plugin_options(*p.single, *p.registry);
+        }
         if (p.sweep) {
           std::printf("%s: valid sweep of %zu jobs\n", p.tree.file.c_str(), p.sweep->jobs.size());
         } else {

@@ -17,6 +17,7 @@ struct CommonOptions {
   std::vector<std::string> plugin_paths; ///< --plugin-path
   std::string out;                       ///< --out: run folder, or sweep folder for sweeps
   std::string device;                    ///< --device
+  std::string stall_timeout;             ///< --stall-timeout SECONDS
   std::string shard;                     ///< --shard K/N
   std::size_t shard_count = 0;           ///< --shard-count N (with JOB_COMPLETION_INDEX)
   bool quiet = false;

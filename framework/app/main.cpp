@@ -54,6 +54,11 @@ void add_config_options(CLI::App& cmd, vizrun::app::CommonOptions& o, bool confi
                        : "expected cpu, cuda, cuda:N or auto, got '" + v + "'";
           },
           "DEVICE"));
+  cmd.add_option("--stall-timeout", o.stall_timeout,
+                 "Stop a run whose worker shows no progress for this long, recorded as crashed (hung); "
+                 "0 never (default 1800; same as --set stall_timeout=...)")
+      ->type_name("SECONDS")
+      ->check(CLI::NonNegativeNumber);
 }
 
 void add_shard_options(CLI::App& cmd, vizrun::app::CommonOptions& o) {

@@ -4,6 +4,8 @@
 #include <set>
 #include <thread>
 
+#include "vizrun/host.h"
+#include "vizrun/option_check.h"
 #include "vizrun_host/embedded.h"
 #include "vizrun_host/schema.h"
 
@@ -60,6 +62,7 @@ Experiment resolve_experiment(ConfigTree tree) {
   e.threads = root["threads"];
   e.max_image_pixels = root["max_image_pixels"];
   e.deterministic = root["deterministic"];
+  e.stall_timeout = root["stall_timeout"];
   // Run folders belong to whoever runs vizrun, not beside the config: an installed
   // config (the built-in demo) lives in a read-only share/ folder.
   e.output = fs::absolute(root["output"].get<std::string>()).lexically_normal().string();
@@ -112,6 +115,55 @@ void validate_plugins(Experiment& e, const PluginRegistry& registry) {
   };
   validate_one(e.model, "model");
   for (auto& t : e.techniques) validate_one(t, "technique");
+}
+
+namespace {
+
+/// The host a deep option check sees: paths and config files, nothing of a run.
+class CheckHost final : public Host {
+ public:
+  explicit CheckHost(std::string base) : m_base(std::move(base)) {}
+  std::string resolve_path(const std::string& path) const override { return resolve_against(m_base, path); }
+  std::vector<std::string> expand_inputs(const std::vector<std::string>& patterns) const override {
+    std::vector<std::string> out;
+    for (const auto& p : patterns) out.push_back(resolve_path(p));
+    return out;
+  }
+  at::Tensor load_image(const std::string& path) const override {
+    throw Error("check_options: images cannot be read while validating (" + path + ")");
+  }
+  Value read_config(const std::string& path) const override { return read_config_value(resolve_path(path)); }
+  std::string cache_dir() const override { return ""; }
+  void log(LogLevel, const std::string&) const override {}
+  void progress(const std::string&, std::size_t, std::size_t) const override {}
+  void check_stop() const override {}
+
+ private:
+  std::string m_base;
+};
+
+}  // namespace
+
+void check_plugin_options(const Experiment& e, const PluginRegistry& registry) {
+  const CheckHost host(e.tree.base_dir);
+  auto check_one = [&](const PluginUse& use, const std::string& kind) {
+    CreateArgs args{to_value(use.options), &host, c10::Device(c10::kCPU), e.precision, e.seed,
+                    kind == "model" ? e.weights : std::string()};
+    OptionProblem problem;
+    if (!registry.check_options(use.plugin, kind, args, problem)) return;
+    if (problem.file.empty()) e.tree.fail(use.pointer + "/options" + problem.pointer, problem.message);
+    const std::string path = host.resolve_path(problem.file);
+    ConfigTree file;
+    try {
+      file = load_config_file(path);
+    } catch (const ConfigError&) {
+      // Unreadable as a whole: point at the option that names it.
+      e.tree.fail(use.pointer + "/options", problem.message);
+    }
+    file.fail(problem.pointer, problem.message);
+  };
+  check_one(e.model, "model");
+  for (const auto& t : e.techniques) check_one(t, "technique");
 }
 
 Value to_value(const json& j) {

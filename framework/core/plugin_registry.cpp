@@ -2,6 +2,7 @@
 
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -11,6 +12,7 @@
 #include <sstream>
 
 #include "vizrun/error.h"
+#include "vizrun/option_check.h"
 #include "vizrun_host/text.h"
 
 namespace fs = std::filesystem;
@@ -55,8 +57,16 @@ Loaded load_checked(const std::string& file) {
     throw DamagedPlugin(file + ": not a loadable plugin (" + damage + ")");
   }
   try {
+    // RTLD_NODELETE: a plugin stays mapped until the process ends, even after its
+    // last instance and handle are gone. Its code can outlive them: a tensor keeps the
+    // deleter of the allocator that made it (the technique kit's caching allocator is
+    // plugin code, and its singleton is meant to live for ever), and LibTorch keeps
+    // what a plugin registered. Unmapping that code would turn a late free into a jump
+    // into nothing, and it hid the singleton from LeakSanitizer, which then reported it
+    // as a leak with "<unknown module>" frames.
     loaded.library = std::make_shared<boost::dll::shared_library>(
-        file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+        file, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local |
+                  static_cast<boost::dll::load_mode::type>(RTLD_NODELETE));
   } catch (const std::exception& e) {
     throw Error(file + ": not a loadable plugin (" + e.what() + ")");
   }
@@ -239,6 +249,14 @@ std::shared_ptr<Technique> PluginRegistry::create_technique(const std::string& n
                                    info->destroy(p, VIZRUN_KIND_TECHNIQUE);
                                  }),
                                  l.info->sdk_minor);
+}
+
+bool PluginRegistry::check_options(const std::string& name, const std::string& kind, const CreateArgs& args,
+                                   OptionProblem& problem) const {
+  const Loaded& l = m_impl->get(name, kind);
+  if (!l.library->has(VIZRUN_PLUGIN_CHECK_SYMBOL)) return false;  // optional: most plugins have none
+  auto& check = l.library->get<OptionCheckFn>(VIZRUN_PLUGIN_CHECK_SYMBOL);
+  return check(&args, &problem) != 0;
 }
 
 }  // namespace vizrun::host

@@ -114,6 +114,7 @@ void RunHost::progress(const std::string& stage, std::size_t done, std::size_t t
 void RunHost::expect_stages(std::size_t count) const { m_progress.expect_stages(count); }
 
 void RunHost::check_stop() const {
+  worker::beat();
   if (stop_requested()) throw Interrupted();
 }
 

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -49,6 +50,10 @@ std::string get(const char (&field)[N]) {
 
 std::string errno_text() { return std::strerror(errno); }
 
+void beat_now() {
+  if (g_state) __atomic_store_n(&g_state->last_beat_ms, monotonic_ms(), __ATOMIC_RELAXED);
+}
+
 /// The worker: runs the experiment and writes its result (one JSON document) to `fd`.
 [[noreturn]] void worker_main(int fd, pid_t parent, WorkerState* state, const Experiment& e,
                               const PluginRegistry& registry, const RunSettings& settings) {
@@ -68,6 +73,7 @@ std::string errno_text() { return std::strerror(errno); }
       },
       nullptr);
   g_state = state;
+  beat_now();
   json reply;
   try {
     const RunResult r = run_experiment_in_process(e, registry, settings);
@@ -128,11 +134,18 @@ bool is_leftover_temporary(const std::string& name) {
 
 }  // namespace
 
+std::int64_t monotonic_ms() {
+  timespec t{};
+  ::clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<std::int64_t>(t.tv_sec) * 1000 + t.tv_nsec / 1'000'000;
+}
+
 namespace worker {
 void set_run_dir(const std::string& run_dir) {
   if (!g_state) return;
   std::lock_guard<std::mutex> lock(g_state_mutex);
   put(g_state->run_dir, run_dir);
+  beat_now();
 }
 void set_activity(const std::string& kind, const std::string& plugin, const std::string& technique,
                   const std::string& stage) {
@@ -142,12 +155,15 @@ void set_activity(const std::string& kind, const std::string& plugin, const std:
   put(g_state->plugin, plugin);
   put(g_state->technique, technique);
   put(g_state->stage, stage);
+  beat_now();
 }
 void set_stage(const std::string& stage) {
   if (!g_state) return;
   std::lock_guard<std::mutex> lock(g_state_mutex);
   put(g_state->stage, stage);
+  beat_now();
 }
+void beat() { beat_now(); }
 }  // namespace worker
 
 std::string signal_name(int n) {
@@ -237,6 +253,7 @@ RunResult run_supervised(const Experiment& e, const PluginRegistry& registry, co
   void* memory = ::mmap(nullptr, sizeof(WorkerState), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) throw Error("cannot start the run worker: mmap: " + errno_text());
   auto* state = new (memory) WorkerState{};
+  state->last_beat_ms = monotonic_ms();  // the watchdog's clock starts with the worker
   struct Unmap {
     void* p;
     ~Unmap() { ::munmap(p, sizeof(WorkerState)); }
@@ -261,16 +278,40 @@ RunResult run_supervised(const Experiment& e, const PluginRegistry& registry, co
   ::close(fds[1]);
   forward_stop_signals_to(pid);
   if (stop_requested()) ::kill(pid, SIGTERM);  // a signal that came before the pid was known
+  // Wait, and watch the heartbeat. Polling starts at 1 ms (short runs end without
+  // delay) and settles at 100 ms.
+  const std::int64_t stall_ms = static_cast<std::int64_t>(e.stall_timeout) * 1000;
+  const std::int64_t grace_ms = std::min<std::int64_t>(10'000, std::max<std::int64_t>(stall_ms, 1000));
+  std::int64_t terminated_at = -1;  // when the watchdog sent SIGTERM
+  bool killed = false;
+  WorkerState at_hang{};
   int wait_status = 0;
-  while (::waitpid(pid, &wait_status, 0) < 0 && errno == EINTR) {
+  for (int pause_ms = 1;; pause_ms = std::min(2 * pause_ms, 100)) {
+    const pid_t r = ::waitpid(pid, &wait_status, WNOHANG);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) break;
+    const std::int64_t now = monotonic_ms();
+    if (stall_ms > 0 && terminated_at < 0 &&
+        now - __atomic_load_n(&state->last_beat_ms, __ATOMIC_RELAXED) > stall_ms) {
+      at_hang = *state;  // what it was doing, before SIGTERM's unwinding changes it
+      terminated_at = now;
+      ::kill(pid, SIGTERM);
+    } else if (terminated_at >= 0 && !killed && now - terminated_at > grace_ms) {
+      ::kill(pid, SIGKILL);
+      killed = true;
+    }
+    ::usleep(static_cast<useconds_t>(pause_ms) * 1000);
   }
   forward_stop_signals_to(0);
   const std::string reply_text = read_all_available(fds[0]);
   ::close(fds[0]);
-  const WorkerState seen = *state;
+  const bool hung = terminated_at >= 0;
+  const WorkerState seen = hung ? at_hang : *state;
 
   json reply = json::parse(reply_text, nullptr, false);
-  const bool exited_cleanly = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0 && reply.is_object();
+  // A worker the watchdog stopped is hung, however it ended after SIGTERM.
+  const bool exited_cleanly =
+      !hung && WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0 && reply.is_object();
   const std::string run_dir = get(seen.run_dir);
   if (exited_cleanly && reply.contains("status")) {
     return {reply.value("run_dir", run_dir), reply.value("status", "failed"), reply.value("exit_code", 1)};
@@ -304,6 +345,10 @@ RunResult run_supervised(const Experiment& e, const PluginRegistry& registry, co
                   {"stage", get(seen.stage)},
                   {"worker_pid", pid}};
   std::string how;
+  if (hung) {
+    details["hung"] = true;
+    details["stall_timeout_s"] = e.stall_timeout;
+  }
   if (WIFSIGNALED(wait_status)) {
     const int sig = WTERMSIG(wait_status);
     details["signal"] = signal_name(sig);
@@ -318,11 +363,19 @@ RunResult run_supervised(const Experiment& e, const PluginRegistry& registry, co
   }
   const std::string stage = get(seen.stage);
   const std::string where = describe_activity(seen) + (stage.empty() ? "" : ", stage '" + stage + "'");
+  if (hung) {
+    const std::string stopped = WIFSIGNALED(wait_status) ? "stopped with " + signal_name(WTERMSIG(wait_status))
+                                                          : "stopped (it exited after SIGTERM)";
+    how = "showed no progress for " + std::to_string(e.stall_timeout) + " s (stall_timeout) and was " + stopped;
+  }
   if (run_dir.empty()) {
     throw Error("the run worker " + how + " before creating the run folder (" + where + ")");
   }
   std::string error = "the run worker " + how + " while " + where;
-  if (!get(seen.plugin).empty()) {
+  if (hung) {
+    error = (get(seen.plugin).empty() ? std::string("the run") : describe_activity(seen)) + " hung" +
+            (stage.empty() ? "" : " at stage '" + stage + "'") + ": the run worker " + how;
+  } else if (!get(seen.plugin).empty()) {
     error = describe_activity(seen) + " crashed: the run worker " + how + (stage.empty() ? "" : " at stage '" + stage + "'");
   }
   try {

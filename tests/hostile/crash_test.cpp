@@ -131,6 +131,60 @@ TEST_CASE("a plugin that calls exit() mid-run is recorded as crashed", "[hostile
   check_files_are_complete_and_listed(run_dir, m);
 }
 
+TEST_CASE("a worker that hangs is stopped after stall_timeout and recorded as crashed (hung)", "[hostile][crash][hang]") {
+  const std::string dir = vizrun::testing::temp_dir("crash-hang");
+  const std::string run_dir = dir + "/run";
+  std::string techniques = techniques_with("hangs");
+  techniques.replace(techniques.find("id: boom"), 8, "id: stuck");
+  const auto start = std::chrono::steady_clock::now();
+  const Result r = run_vizrun(quote(write_experiment(dir, techniques)) + " " + plugin_paths() + " --out " +
+                              quote(run_dir) + " -q --stall-timeout 2");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  INFO(r.err);
+  CHECK(r.signal == 0);
+  CHECK(r.exit_code == 1);
+  // 2 s without a beat, SIGTERM (the plugin never checks for it), SIGKILL 2 s later.
+  CHECK(seconds >= 4.0);
+  CHECK(seconds < 60.0);
+  const std::string line = "technique plugin 'hangs' (technique 'stuck') hung at stage 'conv2': the run worker "
+                           "showed no progress for 2 s (stall_timeout) and was stopped with SIGKILL";
+  CHECK(lines_starting(r.err, "vizrun: error: ") == std::vector<std::string>{"vizrun: error: " + line});
+  const json m = manifest_of(run_dir);
+  CHECK(m["status"] == "crashed");
+  CHECK(m["error"] == line);
+  CHECK(m["crash"]["hung"] == true);
+  CHECK(m["crash"]["stall_timeout_s"] == 2);
+  CHECK(m["crash"]["signal"] == "SIGKILL");
+  CHECK(m["crash"]["plugin"] == "hangs");
+  CHECK(m["crash"]["technique"] == "stuck");
+  CHECK(m["crash"]["stage"] == "conv2");
+  REQUIRE(m["techniques"].size() == 2);  // "after" never started
+  CHECK(m["techniques"][0]["status"] == "complete");
+  CHECK(m["techniques"][1]["status"] == "crashed");
+  std::set<std::string> stuck;
+  for (const auto& o : m["techniques"][1]["outputs"]) stuck.insert(o["path"]);
+  CHECK(stuck == std::set<std::string>{"stuck/conv1.npy", "stuck/pool1.npy"});
+  check_files_are_complete_and_listed(run_dir, m);
+  CHECK_THAT(vizrun::host::read_file(run_dir + "/vizrun.log"), Contains("error: " + line));
+}
+
+TEST_CASE("a slow run that shows progress outlives a short stall_timeout", "[hostile][crash][hang]") {
+  // 3 images x 3 layers x 400 ms = 3.6 s in one technique, with a stop check per item:
+  // the heartbeat, not the technique's start, is what the watchdog sees.
+  const std::string dir = vizrun::testing::temp_dir("slow-alive");
+  const std::string run_dir = dir + "/run";
+  const Result r = run_vizrun(
+      quote(write_experiment(dir, "  - plugin: layer_means\n    options: {noise_images: 3, layers: [conv1, pool1, conv2], "
+                                  "sleep_ms: 400}\n")) +
+      " --plugin-path " + quote(vizrun::testing::test_plugin_dir() + "/good") + " --out " + quote(run_dir) +
+      " -q --set stall_timeout=2");
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  const json m = manifest_of(run_dir);
+  CHECK(m["status"] == "complete");
+  CHECK(m["config"]["stall_timeout"] == 2);
+}
+
 namespace {
 
 const char* kSlow = R"(  - plugin: layer_means

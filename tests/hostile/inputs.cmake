@@ -8,7 +8,8 @@ target_link_libraries(hostile_input_tests PRIVATE vizrun_test_support ZLIB::ZLIB
 add_dependencies(hostile_input_tests vizrun test_plugins)
 if(VIZRUN_BUILD_PLUGINS)
   # The cases that run techniques use the shipped ones on the test model.
-  add_dependencies(hostile_input_tests activations filter_ascent gradcam)
-  target_compile_definitions(hostile_input_tests PRIVATE VIZRUN_HOSTILE_WITH_PLUGINS=1)
+  add_dependencies(hostile_input_tests activations filter_ascent gradcam small_convnet)
+  target_compile_definitions(hostile_input_tests PRIVATE VIZRUN_HOSTILE_WITH_PLUGINS=1
+    VIZRUN_FUZZ_FINDINGS="${PROJECT_SOURCE_DIR}/tests/fuzz/findings")
 endif()
 catch_discover_tests(hostile_input_tests TEST_PREFIX "hostile: " PROPERTIES LABELS hostile TIMEOUT 300)

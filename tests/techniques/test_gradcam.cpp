@@ -103,7 +103,15 @@ TEST_CASE("gradcam memory stays flat over 1000 images", "[gradcam][memory]") {
   const double before = rss_mb();
   techniques::GradCam(args_for(host, {{"images", many}, {"batch_size", 16}, {"titles", false}})).run(model, out);
   const double after = rss_mb();
+  CHECK(out.arrays == 1100);
+#ifdef VIZRUN_SANITIZER_BUILD
+  // AddressSanitizer's allocator keeps freed memory in quarantine (256 MB by default)
+  // and never returns it promptly, so RSS says nothing about vizrun's own reuse here;
+  // the 1000 images still run instrumented, which is what this build is for.
+  WARN("RSS check skipped in a sanitizer build (quarantined frees inflate RSS): before " << before << " MB, after "
+                                                                                        << after << " MB");
+#else
   INFO("rss before " << before << " MB, after " << after << " MB");
   CHECK(after - before < 20.0);
-  CHECK(out.arrays == 1100);
+#endif
 }

@@ -33,6 +33,7 @@ struct Experiment {
   int threads = 0;        ///< 0: every core
   bool deterministic = true;  ///< deterministic algorithms (cuDNN included); false lets LibTorch pick the fastest
   std::int64_t max_image_pixels = 100'000'000;  ///< image inputs above this are refused from their header
+  int stall_timeout = 1800;  ///< seconds without progress before the worker is stopped as hung; 0: never
   std::string output;     ///< base folder for run folders, resolved
   std::vector<std::string> plugin_path;  ///< extra plugin folders or files, resolved
   std::string weights;
@@ -51,6 +52,12 @@ Experiment resolve_experiment(ConfigTree tree);
 /// Step 2: checks every plugin name and options block against `registry`, filling
 /// option defaults. Throws ConfigError (an unknown plugin lists the available ones).
 void validate_plugins(Experiment& experiment, const PluginRegistry& registry);
+
+/// Step 3, for `vizrun validate`: asks each plugin that has one for its deep option
+/// check (vizrun/option_check.h), e.g. small_convnet reads its architecture file.
+/// Nothing is created and no weights are read. Throws ConfigError with
+/// file:line:column and the key (in the experiment, or in the file the plugin read).
+void check_plugin_options(const Experiment& experiment, const PluginRegistry& registry);
 
 /// Plugin folders for this experiment: the defaults plus its `plugin_path`.
 std::vector<std::string> plugin_directories(const Experiment& experiment);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "vizrun/error.h"
+#include "vizrun/option_check.h"
 #include "vizrun/plugin.h"
 #include "vizrun_host/plugin_file.h"
 
@@ -69,6 +70,11 @@ class PluginRegistry {
   /// every virtual of this SDK, query_interface included, is safe to call on them.
   std::shared_ptr<ModelBackend> create_model(const std::string& name, const CreateArgs& args) const;
   std::shared_ptr<Technique> create_technique(const std::string& name, const CreateArgs& args) const;
+  /// The plugin's deep option check (vizrun/option_check.h), without creating it.
+  /// Returns true and fills `problem` when the check found one; false when the options
+  /// are fine or the plugin has no check (older plugins, or none declared).
+  bool check_options(const std::string& name, const std::string& kind, const CreateArgs& args,
+                     OptionProblem& problem) const;
 
  private:
   struct Impl;

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <string>
 
 #include "vizrun_host/runner.h"
@@ -25,6 +26,10 @@ struct WorkerState {
   char kind[16];  ///< "model" or "technique"
   char technique[256];
   char stage[512];  ///< loading, running, the last progress stage (often a layer), unloading
+  /// CLOCK_MONOTONIC milliseconds of the worker's last sign of life (every call of the
+  /// worker:: functions below: progress, stage changes, check_stop). Read and written
+  /// with __atomic builtins; the parent's watchdog compares it with stall_timeout.
+  std::int64_t last_beat_ms;
 };
 
 namespace worker {
@@ -33,12 +38,20 @@ void set_run_dir(const std::string& run_dir);
 void set_activity(const std::string& kind, const std::string& plugin, const std::string& technique,
                   const std::string& stage);
 void set_stage(const std::string& stage);
+/// A sign of life without news (Host::check_stop): resets the watchdog's clock.
+void beat();
 }  // namespace worker
+
+/// Milliseconds of CLOCK_MONOTONIC (the same clock in every process).
+std::int64_t monotonic_ms();
 
 /// Forks a worker that calls run_experiment_in_process, forwards SIGINT/SIGTERM to
 /// it and waits. A ConfigError or other error of the worker is rethrown here with
 /// its message. A worker that dies of a signal, or exits without a result, gives
 /// status "crashed" (exit code 1) after the manifest has been rewritten.
+/// Watchdog: when the worker shows no sign of life for experiment.stall_timeout
+/// seconds (0: never), it gets SIGTERM, then SIGKILL after a grace period, and the
+/// run is "crashed" with crash.hung = true, naming plugin, technique, stage and time.
 RunResult run_supervised(const Experiment& experiment, const PluginRegistry& registry, const RunSettings& settings);
 
 /// Rewrites the manifest in `run_dir` (atomically) for a run whose worker ended

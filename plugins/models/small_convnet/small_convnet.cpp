@@ -3,6 +3,7 @@
 // Python". Layer names default to Keras auto names (conv2d_1, max_pooling2d_1, ...).
 
 #include "vizrun/error.h"
+#include "vizrun/option_check.h"
 #include "vizrun/plugin.h"
 #include "vizrun_models/small_convnet.h"
 
@@ -64,6 +65,8 @@ const char* const kSchema = R"json({
 class SmallConvnet : public GraphBackend {
  public:
   explicit SmallConvnet(const CreateArgs& args) : SmallConvnet(args, build_small_convnet(args.options, args.host)) {}
+  /// `vizrun validate`: the declared layers, the architecture file included.
+  static void check_options(const CreateArgs& args) { check_small_convnet(args.options, args.host); }
 
  private:
   SmallConvnet(const CreateArgs& args, SmallConvnetModel m)
@@ -79,3 +82,4 @@ class SmallConvnet : public GraphBackend {
 
 VIZRUN_PLUGIN(SmallConvnet, "small_convnet", "1.0.0",
               "A Keras-Sequential-like convnet declared in the experiment (e.g. the book's cats-vs-dogs model)", kSchema)
+VIZRUN_PLUGIN_OPTION_CHECK(SmallConvnet)

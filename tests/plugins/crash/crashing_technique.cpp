@@ -4,13 +4,16 @@
 //   aborts      calls std::abort() (SIGABRT)
 //   throws_int  throws an int, not a std::exception
 //   exits       calls std::exit(0) in the middle of the run
+//   hangs       sleeps for ever, without progress or stop checks (the watchdog's case)
 // Before that, it writes the activation of each layer before `crash_at` as .npy, so
 // the run has complete files to keep.
 #include <ATen/ops/ones.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "vizrun/plugin.h"
@@ -19,6 +22,7 @@
 #define CRASH_ABORT 2
 #define CRASH_THROW_INT 3
 #define CRASH_EXIT 4
+#define CRASH_HANG 5
 
 #if !defined(CRASH_NAME) || !defined(CRASH_HOW)
 #error "define CRASH_NAME and CRASH_HOW"
@@ -47,6 +51,8 @@ constexpr const char* kSchema = R"({
   throw 42;
 #elif CRASH_HOW == CRASH_EXIT
   std::exit(0);
+#elif CRASH_HOW == CRASH_HANG
+  for (;;) std::this_thread::sleep_for(std::chrono::milliseconds(200));  // a deadlock, say
 #else
 #error "unknown CRASH_HOW"
 #endif

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "vizrun/error.h"
+#include "vizrun/option_check.h"
 #include "vizrun_models/json_value.h"
 
 namespace vizrun::models {
@@ -50,11 +51,22 @@ constexpr Bounds kPool{1, 64};
 constexpr Bounds kStride{0, 64};  // 0: conv2d stride 1, pools stride = pool size
 constexpr std::size_t kMaxLayers = 1000;
 
+/// An error about one key of a layer (or of input), so that the deep check can point
+/// at it (OptionError's JSON pointer).
+class KeyError : public Error {
+ public:
+  KeyError(std::string key, const std::string& message) : Error(message), m_key(std::move(key)) {}
+  const std::string& key() const { return m_key; }
+
+ private:
+  std::string m_key;
+};
+
 std::int64_t bounded_int(const Value& v, const std::string& key, Bounds b) {
-  if (!v.is_int()) throw Error(key + " must be an integer, got " + v.type_name());
+  if (!v.is_int()) throw KeyError(key, key + " must be an integer, got " + v.type_name());
   const std::int64_t n = v.as_int();
   if (n < b.min || n > b.max)
-    throw Error(key + " must be between " + std::to_string(b.min) + " and " + std::to_string(b.max) + ", got " +
+    throw KeyError(key, key + " must be between " + std::to_string(b.min) + " and " + std::to_string(b.max) + ", got " +
                 std::to_string(n));
   return n;
 }
@@ -67,10 +79,10 @@ std::int64_t bounded_int(const Value& dict, const std::string& key, std::int64_t
 double bounded_number(const Value& dict, const std::string& key, double fallback, double min, double max,
                       bool open_min = false) {
   const Value v = dict.get(key, fallback);
-  if (!v.is_number()) throw Error(key + " must be a number, got " + v.type_name());
+  if (!v.is_number()) throw KeyError(key, key + " must be a number, got " + v.type_name());
   const double d = v.as_double();
   if (!std::isfinite(d) || d < min || d > max || (open_min && d == min))
-    throw Error(key + " must be a number " + (open_min ? "above " : "from ") + std::to_string(min) + " to " +
+    throw KeyError(key, key + " must be a number " + (open_min ? "above " : "from ") + std::to_string(min) + " to " +
                 std::to_string(max) + ", got " + std::to_string(d));
   return d;
 }
@@ -82,6 +94,8 @@ std::string lower(std::string s) {
 
 struct Spec {
   std::string source;  ///< the architecture file, if any (for messages)
+  bool input_from_file = false;   ///< input, layers: read from `source`, not the options
+  bool layers_from_file = false;
   Value input;
   List layers;
   std::string preprocessing;
@@ -103,21 +117,29 @@ Spec read_spec(const Value& o, const Host* host) {
       file = value_from_json_file(arch);
     }
     if (!file.is_dict())
-      throw Error("small_convnet: architecture '" + arch + "' must hold a mapping with input and layers");
+      throw OptionError(arch, "", "small_convnet: architecture '" + arch + "' must hold a mapping with input and layers");
   }
-  auto pick = [&](const std::string& key, const Value& fallback) -> Value {
+  auto pick = [&](const std::string& key, const Value& fallback, bool* from_file = nullptr) -> Value {
     Value mine = o.get(key, Value());
     bool mine_is_default = mine.is_null() || mine == fallback;
-    if (mine_is_default && file.is_dict() && file.contains(key)) return file.at(key);
+    if (mine_is_default && file.is_dict() && file.contains(key)) {
+      if (from_file) *from_file = true;
+      return file.at(key);
+    }
     return mine.is_null() ? fallback : mine;
   };
-  s.input = pick("input", Dict{{"height", 150}, {"width", 150}, {"channels", 3}});
-  s.layers = pick("layers", List{}).as_list();
+  s.input = pick("input", Dict{{"height", 150}, {"width", 150}, {"channels", 3}}, &s.input_from_file);
+  const Value layers = pick("layers", List{}, &s.layers_from_file);
+  if (!layers.is_list())
+    throw OptionError(s.layers_from_file ? s.source : "", "/layers",
+                      "small_convnet: " + (s.layers_from_file ? "architecture '" + s.source + "': " : std::string()) +
+                          "layers must be a list, got " + layers.type_name());
+  s.layers = layers.as_list();
   s.preprocessing = pick("preprocessing", "divide_255").as_string();
   const Value class_names = pick("class_names", List{});
   for (const auto& n : class_names.as_list()) s.class_names.push_back(n.as_string());
   if (s.layers.empty())
-    throw Error("small_convnet: no layers declared; give options.layers (a list of {type: conv2d, filters: 32, ...}) "
+    throw OptionError("", "/layers", "small_convnet: no layers declared; give options.layers (a list of {type: conv2d, filters: 32, ...}) "
                 "or options.architecture (a JSON file)");
   return s;
 }
@@ -129,9 +151,10 @@ SmallConvnetModel build(const Spec& s) {
     height = bounded_int(s.input, "height", 150, kInputSize);
     width = bounded_int(s.input, "width", 150, kInputSize);
     channels = bounded_int(s.input, "channels", 3, {1, 3});
-  } catch (const Error& e) {
-    throw Error("small_convnet: " + (s.source.empty() ? "" : "architecture '" + s.source + "': ") + "input." +
-                e.what());
+  } catch (const KeyError& e) {
+    throw OptionError(s.input_from_file ? s.source : "", "/input/" + e.key(),
+                      "small_convnet: " + (s.source.empty() ? "" : "architecture '" + s.source + "': ") + "input." +
+                          e.what());
   }
   if (channels != 1 && channels != 3) throw Error("small_convnet: input.channels must be 1 or 3");
   if (s.layers.size() > kMaxLayers)
@@ -157,11 +180,13 @@ SmallConvnetModel build(const Spec& s) {
     const Value& l = s.layers[i];
     std::string where = "small_convnet: " + (s.source.empty() ? "" : "architecture '" + s.source + "': ") + "layer " +
                         std::to_string(i + 1);
-    if (!l.is_dict()) throw Error(where + " must be a mapping with a type");
+    const std::string layer_file = s.layers_from_file ? s.source : "";
+    const std::string layer_pointer = "/layers/" + std::to_string(i);
+    if (!l.is_dict()) throw OptionError(layer_file, layer_pointer, where + " must be a mapping with a type");
     std::string type = lower(l.get("type", "").as_string());
     auto kind = kinds().find(type);
     if (kind == kinds().end())
-      throw Error(where + " has unknown type '" + type +
+      throw OptionError(layer_file, layer_pointer + "/type", where + " has unknown type '" + type +
                   "'; expected conv2d, max_pool, avg_pool, batch_norm, activation, dropout, flatten, global_avg_pool, "
                   "global_max_pool or dense");
     const std::string& k = kind->second.first;
@@ -172,7 +197,7 @@ SmallConvnetModel build(const Spec& s) {
     std::string act = l.get("activation", "linear").as_string();
     try {
       if (padding != "valid" && padding != "same")
-        throw Error("padding must be valid or same, got '" + padding + "'");
+        throw KeyError("padding", "padding must be valid or same, got '" + padding + "'");
       if (k == "conv2d") {
         std::int64_t kh = 3, kw = 3;
         Value kernel = l.get("kernel", 3);
@@ -217,7 +242,10 @@ SmallConvnetModel build(const Spec& s) {
         }
       }
     } catch (const Error& e) {
-      throw Error(where + ": " + e.what());
+      const auto* keyed = dynamic_cast<const KeyError*>(&e);
+      throw OptionError(s.layers_from_file ? s.source : "",
+                        "/layers/" + std::to_string(i) + (keyed ? "/" + keyed->key() : std::string()),
+                        where + ": " + e.what());
     }
   }
   const auto& nodes = g.nodes();
@@ -265,6 +293,18 @@ WeightsPlan small_convnet_weights_plan() {
 }
 
 
+
+void check_small_convnet(const Value& options, const Host* host) {
+  try {
+    build(read_spec(options, host));
+  } catch (const OptionError&) {
+    throw;
+  } catch (const Error& e) {
+    // Reading the architecture file failed (missing, or not YAML): the message names the
+    // file, line and column; point at the option that names it.
+    throw OptionError("", "/architecture", e.what());
+  }
+}
 
 SmallConvnetModel build_small_convnet(const Value& options, const Host* host) {
   Spec s = read_spec(options, host);

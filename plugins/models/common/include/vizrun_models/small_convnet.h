@@ -25,6 +25,10 @@ struct SmallConvnetModel {
 /// Throws vizrun::Error naming the layer at fault.
 SmallConvnetModel build_small_convnet(const Value& options, const Host* host);
 
+/// What build_small_convnet checks, without keeping the model (vizrun validate).
+/// Throws vizrun::OptionError pointing at the key at fault: in the architecture file
+/// when it came from there, else in the options.
+void check_small_convnet(const Value& options, const Host* host);
 /// How small_convnet weights are matched (layer names, or by order for user models).
 WeightsPlan small_convnet_weights_plan();
 
