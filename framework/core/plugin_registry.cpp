@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "vizrun/error.h"
+#include "vizrun/options.h"
 #include "vizrun/option_check.h"
 #include "vizrun_host/text.h"
 
@@ -170,7 +171,11 @@ struct PluginRegistry::Impl {
     throw Error(message);
   }
 
-  void* create(const Loaded& l, const CreateArgs& args) const {
+  void* create(const Loaded& l, const CreateArgs& given) const {
+    // CreateArgs::options promises every default of the plugin's schema, however the
+    // object is created (a run, a test, a tool): the schema is their only source.
+    CreateArgs args = given;
+    if (!l.descriptor.options_schema.empty()) vizrun::fill_defaults(args.options, std::string_view(l.descriptor.options_schema));
     char error[2048] = {0};
     void* object = l.info->create(&args, error, sizeof error);
     if (!object) {

@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include "vizrun/error.h"
+#include "vizrun/options.h"
+#include "vizrun_host/experiment.h"
 #include "vizrun_host/text.h"
 
 using nlohmann::json;
@@ -275,19 +277,11 @@ std::optional<Violation> check(const json& document, const json& schema, const s
 }
 
 void fill_defaults(json& document, const json& schema) {
-  if (!schema.is_object()) return;
-  if (document.is_object() && schema.contains("properties")) {
-    for (auto p = schema["properties"].begin(); p != schema["properties"].end(); ++p) {
-      if (!document.contains(p.key())) {
-        if (p.value().is_object() && p.value().contains("default")) document[p.key()] = p.value()["default"];
-        else continue;
-      }
-      fill_defaults(document[p.key()], p.value());
-    }
-  }
-  if (document.is_array() && schema.contains("items") && schema["items"].is_object()) {
-    for (auto& item : document) fill_defaults(item, schema["items"]);
-  }
+  // One implementation, the SDK's (vizrun/options.h): the host, plugins and tests
+  // complete options the same way.
+  Value filled = to_value(document);
+  vizrun::fill_defaults_from(filled, to_value(schema));
+  document = to_json(filled);
 }
 
 }  // namespace vizrun::host

@@ -17,6 +17,8 @@
 #include <sstream>
 
 #include "fakes.h"
+#include "vizrun_host/precision.h"
+#include "vizrun/options.h"
 #include "filter_ascent.h"
 #include "gradcam.h"
 #include "activations.h"
@@ -85,7 +87,8 @@ int main(int argc, char** argv) {
   out.dir = opt["dump"];
   CreateArgs targs;
   targs.host = &fake;
-  targs.precision = opt["precision"];
+  // The run's precision, set around the techniques as the host does.
+  host::PrecisionScope precision(opt["precision"], c10::Device(c10::kCPU));
   if (mode == "ascent") {
     List layers;
     for (const auto& l : split(opt["layers"])) layers.push_back(l);
@@ -98,6 +101,7 @@ int main(int argc, char** argv) {
                          {"reuse_memory", opt["reuse"] == "1"},
                          {"filter_images", !out.dir.empty()}};
     if (!opt["image"].empty()) targs.options["init"] = Dict{{"image", opt["image"]}};
+    fill_defaults(targs.options, techniques::kFilterAscentSchema);
     techniques::FilterAscent tech(targs);
     for (const auto& l : split(opt["layers"])) {
       Value o = targs.options;
@@ -125,6 +129,7 @@ int main(int argc, char** argv) {
     if (mode == "gradcam") {
       targs.options = Dict{{"images", images}, {"batch_size", (std::int64_t)std::stoll(opt["batch"]) > 0 ? (std::int64_t)std::stoll(opt["batch"]) : 16},
                            {"classes", Dict{{"top", 1}}}};
+      fill_defaults(targs.options, techniques::kGradCamSchema);
       techniques::GradCam tech(targs);
       const auto t0 = std::chrono::steady_clock::now();
       tech.run(*model, out);
@@ -132,6 +137,7 @@ int main(int argc, char** argv) {
       std::printf("gradcam: %d images in %.2f s, %.2f images/s\n", n, s, n / s);
     } else {
       targs.options = Dict{{"images", images}, {"layers", 8}, {"size", 150}};
+      fill_defaults(targs.options, techniques::kActivationsSchema);
       techniques::ActivationGrids tech(targs);
       tech.run(*model, out);
     }

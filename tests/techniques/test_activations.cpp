@@ -5,7 +5,7 @@
 
 #include "activations.h"
 #include "fakes.h"
-#include "technique_kit.h"
+#include "vizrun/kit.h"
 #include "tiny_model.h"
 #include "vizrun/image.h"
 #include "vizrun/plugin.h"
@@ -17,6 +17,7 @@ namespace {
 CreateArgs args_for(const Host& host, Dict options) {
   CreateArgs a;
   a.options = Value(std::move(options));
+  fill_defaults(a.options, techniques::kActivationsSchema);  // as the host does
   a.host = &host;
   return a;
 }

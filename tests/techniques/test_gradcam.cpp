@@ -20,6 +20,7 @@ at::Tensor fixture(const std::string& name) { return read_npy(technique_fixtures
 CreateArgs args_for(const Host& host, Dict options) {
   CreateArgs a;
   a.options = Value(std::move(options));
+  fill_defaults(a.options, techniques::kGradCamSchema);  // as the host does
   a.host = &host;
   return a;
 }

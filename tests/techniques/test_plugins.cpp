@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fakes.h"
-#include "technique_kit.h"
+#include "vizrun/kit.h"
 #include "test_support.h"
 #include "tiny_model.h"
 #include "vizrun/suggest.h"

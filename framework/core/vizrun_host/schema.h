@@ -25,8 +25,8 @@ nlohmann::json parse_schema(const std::string& text, const std::string& label);
 std::optional<Violation> check(const nlohmann::json& document, const nlohmann::json& schema,
                                const std::string& pointer_prefix = "");
 
-/// Fills in `default` values of object properties that are absent, recursively
-/// (into nested objects and list items).
+/// vizrun::fill_defaults (vizrun/options.h) on JSON: absent properties get the
+/// schema's `default`, recursively into nested objects and list items.
 void fill_defaults(nlohmann::json& document, const nlohmann::json& schema);
 
 /// "an integer >= 1", "one of 'cpu', 'cuda', 'auto'", "a list of strings": what a

@@ -23,12 +23,16 @@
  *        techniques built for 1.0 and 1.1 so that no slot they lack is ever called.
  *        VizrunPluginInfo::extensions appended. Host::expect_stages appended (the
  *        whole run's progress). vizrun/memory.h: available_memory, require_memory.
+ *   1.3  The technique kit: vizrun/options.h (fill_defaults, parse_json, Options,
+ *        the schema as the only source of defaults) and vizrun/kit.h (layer and
+ *        filter selection, photo batches, memory estimates, TechniqueBase).
+ *        Functions and classes added; no interface changed.
  */
 #include <stddef.h>
 #include <stdint.h>
 
 #define VIZRUN_SDK_VERSION_MAJOR 1
-#define VIZRUN_SDK_VERSION_MINOR 2
+#define VIZRUN_SDK_VERSION_MINOR 3
 #define VIZRUN_PLUGIN_ENTRY_SYMBOL "vizrun_plugin_info"
 /* File names the host looks for in its plugin folders. */
 #define VIZRUN_PLUGIN_SUFFIX ".vizplugin.so"

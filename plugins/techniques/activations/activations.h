@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "vizrun/plugin.h"
+#include "vizrun/kit.h"
 
 namespace vizrun::techniques {
 
@@ -20,16 +20,25 @@ at::Tensor activation_grid(const at::Tensor& chw, std::int64_t per_row, const st
 /// Upscale factor that makes an h x w map at least `min_side` pixels on its short side.
 std::int64_t auto_upscale(std::int64_t h, std::int64_t w, std::int64_t min_side);
 
-class ActivationGrids : public Technique {
+/// The options, read once. The schema holds every default and checks every enum.
+struct ActivationsOptions {
+  explicit ActivationsOptions(const Options& options);
+
+  Value layers, size;
+  std::int64_t upscale;  ///< 0: auto (small maps enlarged to min_cell_size)
+  std::int64_t images_per_row, margin, min_cell_size, batch_size;
+  std::string colormap, resize;
+  double scale, offset;
+  bool titles, channel_images, save_arrays;
+};
+
+class ActivationGrids : public TechniqueBase {
  public:
   explicit ActivationGrids(const CreateArgs& args);
   void run(ModelBackend& model, Output& out) override;
 
  private:
-  Value m_options;
-  const Host* m_host;
-  c10::Device m_device;
-  std::string m_precision;
+  ActivationsOptions m_options;
 };
 
 extern const char* const kActivationsSchema;

@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstdio>
 
-#include "technique_kit.h"
 #include "vizrun/image.h"
 #include "vizrun/memory.h"
 #include "vizrun/model_extensions.h"
@@ -89,13 +88,10 @@ AscentResult gradient_ascent(ModelBackend& model, const std::string& layer, cons
     {
       torch::autograd::AutoGradMode grad_off(false);
       at::Tensor g = grad.to(at::kFloat);
-      if (recipe.normalization == "rms") {
+      if (recipe.normalization == AscentRecipe::Normalization::rms) {
         g = g / (g.pow(2).mean({1, 2, 3}, /*keepdim=*/true).sqrt() + 1e-5);
-      } else if (recipe.normalization == "l2") {
+      } else if (recipe.normalization == AscentRecipe::Normalization::l2) {
         g = g / g.pow(2).sum({1, 2, 3}, /*keepdim=*/true).clamp_min(1e-12).sqrt();
-      } else if (recipe.normalization != "none") {
-        throw Error("filter_ascent: unknown gradient_normalization '" + recipe.normalization +
-                    "'; expected rms, l2 or none");
       }
       x.add_(g, recipe.step_size);
     }
@@ -105,49 +101,64 @@ AscentResult gradient_ascent(ModelBackend& model, const std::string& layer, cons
   return result;
 }
 
-FilterAscent::FilterAscent(const CreateArgs& args)
-    : m_options(args.options), m_host(args.host), m_device(args.device), m_precision(args.precision), m_seed(args.seed) {
-  if (!m_options.is_dict()) m_options = Dict{};
-  if (!m_options.contains("layers")) throw Error("filter_ascent: option 'layers' is required (names, globs or all_conv)");
-  m_recipe.steps = kit::opt_int(m_options, "steps", 40);
-  m_recipe.step_size = kit::opt_double(m_options, "step_size", 1.0);
-  m_recipe.normalization = kit::opt_string(m_options, "gradient_normalization", "rms");
-  m_recipe.loss_border = kit::opt_int(m_options, "loss_border", 0);
-  m_recipe.channels_last = kit::opt_bool(m_options, "channels_last", true);
-  m_recipe.target_filters_only = kit::opt_bool(m_options, "target_filters_only", true);
-  if (m_recipe.steps < 1) throw Error("filter_ascent: steps must be >= 1");
-  if (m_recipe.loss_border < 0) throw Error("filter_ascent: loss_border must be >= 0");
-  if (m_recipe.normalization != "rms" && m_recipe.normalization != "l2" && m_recipe.normalization != "none")
-    throw Error("filter_ascent: gradient_normalization must be rms, l2 or none, got '" + m_recipe.normalization + "'");
-  const std::string display = kit::opt_string(m_options, "display_space", "pixel");
-  if (display != "pixel" && display != "model")
-    throw Error("filter_ascent: display_space must be pixel or model, got '" + display + "'");
+AscentRecipe::Normalization normalization_named(const std::string& name) {
+  if (name == "l2") return AscentRecipe::Normalization::l2;
+  if (name == "none") return AscentRecipe::Normalization::none;
+  return AscentRecipe::Normalization::rms;  // the schema admits only these three
 }
+
+namespace {
+std::optional<double> optional_number(const Options& options, const std::string& key) {
+  return options.has(key) ? std::optional<double>(options.number(key)) : std::nullopt;
+}
+}  // namespace
+
+FilterAscentOptions::FilterAscentOptions(const Options& o)
+    : layers(o.value("layers")),
+      filters(o.value("filters")),
+      size(o.value("size")),
+      init(o.value("init")),
+      init_space(o.string("init_space")),
+      resize(o.string("resize")),
+      init_scale(optional_number(o, "init_scale")),
+      init_offset(optional_number(o, "init_offset")),
+      deprocess_std(o.number("deprocess_std")),
+      memory_budget_mb(o.number("memory_budget_mb")),
+      crop(o.integer("crop")),
+      grid_columns(o.integer("grid_columns")),
+      grid_margin(o.integer("grid_margin")),
+      grid_background(o.integer("grid_background")),
+      batch_size(o.integer("batch_size")),
+      max_batch(o.integer("max_batch")),
+      display_pixel(o.string("display_space") == "pixel"),
+      filter_images(o.boolean("filter_images")),
+      save_arrays(o.boolean("save_arrays")),
+      loss_curves(o.boolean("loss_curves")),
+      titles(o.boolean("titles")),
+      reuse_memory(o.boolean("reuse_memory")) {
+  recipe.steps = o.integer("steps");
+  recipe.step_size = o.number("step_size");
+  recipe.normalization = normalization_named(o.string("gradient_normalization"));
+  recipe.loss_border = o.integer("loss_border");
+  recipe.channels_last = o.boolean("channels_last");
+  recipe.target_filters_only = o.boolean("target_filters_only");
+}
+
+FilterAscent::FilterAscent(const CreateArgs& args) : TechniqueBase(args), m_options(options()) {}
 
 at::Tensor FilterAscent::start_images(ModelBackend& model, const std::string& layer,
                                       const std::vector<std::int64_t>& filters, std::int64_t height,
                                       std::int64_t width) const {
-  const Value init = m_options.get("init", Value("gray_noise"));
-  std::string kind;
-  if (init.is_string()) {
-    kind = init.as_string();
-  } else if (init.is_dict() && init.contains("image")) {
-    kind = "image";
-  } else {
-    throw Error("filter_ascent: init must be gray_noise, uniform, normal or {image: PATH}, got " + init.to_json());
-  }
-  std::string space = kit::opt_string(m_options, "init_space", "auto");
+  const Value& init = m_options.init;
+  const std::string kind = init.is_string() ? init.as_string() : "image";  // the schema's two forms
+  std::string space = m_options.init_space;
   if (space == "auto") space = kind == "uniform" ? "model" : "pixel";
-  if (space != "pixel" && space != "model")
-    throw Error("filter_ascent: init_space must be auto, pixel or model, got '" + space + "'");
   const std::int64_t channels = model.input_spec().channels;
   const std::int64_t n = static_cast<std::int64_t>(filters.size());
   at::Tensor pictures;
   if (kind == "image") {
-    const std::string path = m_host ? m_host->resolve_path(init.at("image").as_string()) : init.at("image").as_string();
-    if (!m_host) throw Error("filter_ascent: init image needs a host to load " + path);
-    const std::string mode = kit::opt_string(m_options, "resize", "nearest");
-    pictures = kit::load_batch(*m_host, {path}, height, width, mode, at::kCPU).expand({n, -1, -1, -1}).contiguous();
+    const std::string path = host().resolve_path(init.at("image").as_string());
+    pictures = kit::load_batch(host(), {path}, height, width, m_options.resize, at::kCPU).expand({n, -1, -1, -1}).contiguous();
   } else {
     double scale = 0, offset = 0;
     bool normal = false;
@@ -157,17 +168,15 @@ at::Tensor FilterAscent::start_images(ModelBackend& model, const std::string& la
     } else if (kind == "uniform") {
       scale = 0.25;  // (uniform [0, 1) - 0.5) * 0.25: [-0.125, 0.125) around 0
       offset = -0.125;
-    } else if (kind == "normal") {
+    } else {  // normal
       scale = 10.0;  // normal, mean 127, std 10
       offset = 127.0;
       normal = true;
-    } else {
-      throw Error("filter_ascent: unknown init '" + kind + "'; expected gray_noise, uniform, normal or {image: PATH}");
     }
-    scale = kit::opt_double(m_options, "init_scale", scale);
-    offset = kit::opt_double(m_options, "init_offset", offset);
+    scale = m_options.init_scale.value_or(scale);
+    offset = m_options.init_offset.value_or(offset);
     std::vector<at::Tensor> items;
-    const std::uint64_t base = mix(m_seed, hash_string(layer));
+    const std::uint64_t base = mix(seed(), hash_string(layer));
     for (const auto f : filters) {
       auto gen = at::make_generator<at::CPUGeneratorImpl>(mix(base, static_cast<std::uint64_t>(f)));
       at::Tensor noise = normal ? at::randn({channels, height, width}, gen, at::TensorOptions().dtype(at::kFloat))
@@ -176,7 +185,7 @@ at::Tensor FilterAscent::start_images(ModelBackend& model, const std::string& la
     }
     pictures = at::stack(items);
   }
-  pictures = pictures.to(m_device);
+  pictures = pictures.to(device());
   if (space == "pixel") {
     torch::autograd::AutoGradMode grad_off(false);
     // preprocess takes RGB pixels; a grey model's noise is a grey RGB picture.
@@ -188,7 +197,7 @@ at::Tensor FilterAscent::start_images(ModelBackend& model, const std::string& la
 
 std::int64_t FilterAscent::batch_size(const ModelBackend& model, const std::string& layer, std::int64_t height,
                                       std::int64_t width, std::size_t filters) const {
-  std::int64_t requested = kit::opt_int(m_options, "batch_size", 0);
+  const std::int64_t requested = m_options.batch_size;
   if (requested > 0) return std::min<std::int64_t>(requested, static_cast<std::int64_t>(filters));
   // Autograd keeps roughly every activation up to the target layer (plus its
   // gradient while the backward pass runs): ~3 floats per activation element.
@@ -196,45 +205,37 @@ std::int64_t FilterAscent::batch_size(const ModelBackend& model, const std::stri
   // keep four copies: 48 bytes per pixel in all, as before.)
   const double per_image = kit::activation_bytes(model, height, width, 1, layer, 3.0) +
                            36.0 * static_cast<double>(height) * static_cast<double>(width);
-  const double budget = kit::opt_double(m_options, "memory_budget_mb", 2048.0) * 1024.0 * 1024.0;
+  const double budget = m_options.memory_budget_mb * 1024.0 * 1024.0;
   const auto fit = static_cast<std::int64_t>(budget / std::max(per_image, 1.0));
-  const std::int64_t cap = kit::opt_int(m_options, "max_batch", 8);
+  const std::int64_t cap = m_options.max_batch;
   return std::max<std::int64_t>(1, std::min({fit, cap, static_cast<std::int64_t>(filters)}));
 }
 
 void FilterAscent::run(ModelBackend& model, Output& out) {
-  const auto [height, width] = kit::input_size(model, m_options.get("size", Value(150)));
-  const auto layers = kit::select_layers_at(model, height, width, m_options.at("layers"));
-  const double target_std = kit::opt_double(m_options, "deprocess_std", 0.1);
-  const std::int64_t crop = kit::opt_int(m_options, "crop", 0);
-  const bool display_pixel = kit::opt_string(m_options, "display_space", "pixel") == "pixel";
-  const bool per_filter = kit::opt_bool(m_options, "filter_images", true);
-  const bool save_arrays = kit::opt_bool(m_options, "save_arrays", false);
-  const bool curves = kit::opt_bool(m_options, "loss_curves", false);
-  const bool title = kit::opt_bool(m_options, "titles", true);
-  const std::int64_t cols = kit::opt_int(m_options, "grid_columns", 8);
-  const std::int64_t margin = kit::opt_int(m_options, "grid_margin", 5);
-  const auto background = static_cast<std::uint8_t>(kit::opt_int(m_options, "grid_background", 0));
+  const FilterAscentOptions& o = m_options;
+  const AscentRecipe& recipe = o.recipe;
+  const auto [height, width] = kit::input_size(model, o.size);
+  const auto layers = kit::select_layers_at(model, height, width, o.layers);
+  const std::int64_t crop = o.crop, cols = o.grid_columns, margin = o.grid_margin;
   if (2 * crop >= std::min(height, width))
     throw Error("filter_ascent: crop " + std::to_string(crop) + " leaves nothing of a " + std::to_string(height) + "x" +
                 std::to_string(width) + " image");
 
-  kit::PrecisionScope precision(m_precision, m_device, m_host);
-  kit::MemoryReuseScope reuse(m_device.is_cpu() && kit::opt_bool(m_options, "reuse_memory", true));
+  kit::MemoryReuseScope reuse(device().is_cpu() && o.reuse_memory);
   Dict final_losses;
   Dict loss_curves;
-  if (m_host) m_host->expect_stages(layers.size());
+  host().expect_stages(layers.size());
   for (const auto& layer : layers) {
     if (layer.shape.size() != 3)
       throw Error("filter_ascent: layer " + layer.name + " (" + layer.type + ") has no spatial output; choose a convolution");
-    const auto filters = kit::select_filters(m_options.get("filters", Value(64)), layer.shape[0], layer.name);
+    const auto filters = kit::select_filters(o.filters, layer.shape[0], layer.name);
     const std::int64_t batch = batch_size(model, layer.name, height, width, filters.size());
     const std::int64_t n = static_cast<std::int64_t>(filters.size());
     const std::int64_t batches = (n + batch - 1) / batch;
     // Refuse what cannot fit before the first allocation: a batch through the
     // network, and the layer's grid with every picture it holds.
     const std::string shape = std::to_string(height) + "x" + std::to_string(width);
-    if (m_device.is_cpu()) {
+    if (device().is_cpu()) {
       vizrun::require_memory("filter_ascent: " + layer.name + ": a batch of " + std::to_string(batch) + " pictures of " +
                                  shape,
                              kit::activation_bytes(model, height, width, batch, layer.name, 3.0) +
@@ -248,41 +249,39 @@ void FilterAscent::run(ModelBackend& model, Output& out) {
                                  shape + " with grid_margin " + std::to_string(margin),
                              2.0 * grid + static_cast<double>(n * height * width * 3));
     }
-    if (m_host)
-      m_host->log(LogLevel::info, "filter_ascent: " + layer.name + ": " + std::to_string(n) + " filters, " +
-                                      std::to_string(height) + "x" + std::to_string(width) + ", " +
-                                      std::to_string(m_recipe.steps) + " steps, batches of " + std::to_string(batch) +
-                                      (precision.bf16() ? ", bf16 autocast" : ""));
+    host().log(LogLevel::info, "filter_ascent: " + layer.name + ": " + std::to_string(n) + " filters, " +
+                                   std::to_string(height) + "x" + std::to_string(width) + ", " +
+                                   std::to_string(recipe.steps) + " steps, batches of " + std::to_string(batch) +
+                                   (kit::autocast_active() ? ", bf16 autocast" : ""));
     std::vector<at::Tensor> pictures(filters.size());
     List layer_losses;
     List layer_curves;
     const auto t0 = std::chrono::steady_clock::now();
     for (std::int64_t b = 0; b < batches; ++b) {
-      if (m_host) m_host->check_stop();
+      host().check_stop();
       const std::vector<std::int64_t> chunk(filters.begin() + b * batch, filters.begin() + std::min(n, (b + 1) * batch));
       const at::Tensor start = start_images(model, layer.name, chunk, height, width);
-      const std::size_t total = static_cast<std::size_t>(batches * m_recipe.steps);
-      AscentResult r = gradient_ascent(model, layer.name, chunk, start, m_recipe, false, [&](std::int64_t step) {
-        if (!m_host) return;
-        m_host->progress(layer.name, static_cast<std::size_t>(b * m_recipe.steps + step + 1), total);
-        m_host->check_stop();
+      const std::size_t total = static_cast<std::size_t>(batches * recipe.steps);
+      AscentResult r = gradient_ascent(model, layer.name, chunk, start, recipe, false, [&](std::int64_t step) {
+        host().progress(layer.name, static_cast<std::size_t>(b * recipe.steps + step + 1), total);
+        host().check_stop();
       });
       at::Tensor shown;
       {
         torch::autograd::AutoGradMode grad_off(false);
-        shown = (display_pixel ? model.deprocess(r.input) : r.input).to(at::kFloat).to(at::kCPU).contiguous();
+        shown = (o.display_pixel ? model.deprocess(r.input) : r.input).to(at::kFloat).to(at::kCPU).contiguous();
       }
-      const at::Tensor final_loss = r.losses[m_recipe.steps - 1];
+      const at::Tensor final_loss = r.losses[recipe.steps - 1];
       for (std::size_t i = 0; i < chunk.size(); ++i) {
         const std::int64_t f = chunk[i];
         const double loss = final_loss[static_cast<std::int64_t>(i)].item<double>();
-        const at::Tensor img = image::deprocess_pattern(shown[static_cast<std::int64_t>(i)], target_std, crop);
+        const at::Tensor img = image::deprocess_pattern(shown[static_cast<std::int64_t>(i)], o.deprocess_std, crop);
         pictures[static_cast<std::size_t>(b * batch) + i] = img;
-        Dict meta{{"layer", layer.name}, {"filter", f}, {"loss", loss}, {"steps", m_recipe.steps}};
-        if (per_filter) out.image(layer.name + "/" + filter_name(f), img, meta);
-        if (save_arrays) out.array(layer.name + "/" + filter_name(f), r.input[static_cast<std::int64_t>(i)].to(at::kCPU), meta);
+        Dict meta{{"layer", layer.name}, {"filter", f}, {"loss", loss}, {"steps", recipe.steps}};
+        if (o.filter_images) out.image(layer.name + "/" + filter_name(f), img, meta);
+        if (o.save_arrays) out.array(layer.name + "/" + filter_name(f), r.input[static_cast<std::int64_t>(i)].to(at::kCPU), meta);
         layer_losses.push_back(Dict{{"filter", f}, {"loss", loss}});
-        if (curves) {
+        if (o.loss_curves) {
           List curve;
           const at::Tensor c = r.losses.select(1, static_cast<std::int64_t>(i)).contiguous();
           for (std::int64_t s = 0; s < c.size(0); ++s) curve.push_back(c[s].item<double>());
@@ -291,20 +290,20 @@ void FilterAscent::run(ModelBackend& model, Output& out) {
       }
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double rate = static_cast<double>(n * m_recipe.steps) / std::max(seconds, 1e-9);
-    if (m_host) {
+    const double rate = static_cast<double>(n * recipe.steps) / std::max(seconds, 1e-9);
+    {
       char buf[128];
       std::snprintf(buf, sizeof buf, "filter_ascent: %s done in %.1f s (%.1f image-steps/s)", layer.name.c_str(), seconds, rate);
-      m_host->log(LogLevel::info, buf);
+      host().log(LogLevel::info, buf);
     }
-    at::Tensor grid = image::tile(at::stack(pictures), cols, margin, background);
-    if (title) {
+    at::Tensor grid = image::tile(at::stack(pictures), cols, margin, static_cast<std::uint8_t>(o.grid_background));
+    if (o.titles) {
       std::string text = layer.name + "  filters " + std::to_string(filters.front()) + "-" + std::to_string(filters.back());
       if (filters.size() == 1)
         text = layer.name + "  filter " + std::to_string(filters.front());
       else if (static_cast<std::int64_t>(filters.size()) != filters.back() - filters.front() + 1)
         text = layer.name + "  " + std::to_string(filters.size()) + " filters";
-      text += "  (" + std::to_string(m_recipe.steps) + " steps)";
+      text += "  (" + std::to_string(recipe.steps) + " steps)";
       // Large print when it fits the grid's width, small print otherwise.
       const auto chars = static_cast<std::int64_t>(text.size());
       const std::int64_t scale = chars * 12 + 8 <= grid.size(1) ? 2 : 1;
@@ -315,7 +314,7 @@ void FilterAscent::run(ModelBackend& model, Output& out) {
                    {"columns", std::min<std::int64_t>(cols, n)}, {"seconds", seconds}, {"image_steps_per_second", rate}});
     final_losses[layer.name] = layer_losses;
     out.record("final_losses", final_losses);
-    if (curves) {
+    if (o.loss_curves) {
       loss_curves[layer.name] = layer_curves;
       out.record("loss_curves", loss_curves);
     }

@@ -13,7 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "vizrun/plugin.h"
+#include <optional>
+
+#include "vizrun/kit.h"
 
 namespace vizrun::techniques {
 
@@ -21,7 +23,8 @@ namespace vizrun::techniques {
 struct AscentRecipe {
   std::int64_t steps = 40;
   double step_size = 1.0;
-  std::string normalization = "rms";  ///< "rms" (x / (sqrt(mean(g^2)) + 1e-5)), "l2" (x / max(||g||, 1e-6)), "none"
+  /// rms: g / (sqrt(mean(g^2)) + 1e-5) (the book); l2: g / max(||g||, 1e-6) (keras.io); none: g.
+  enum class Normalization { rms, l2, none } normalization = Normalization::rms;
   std::int64_t loss_border = 0;       ///< activation pixels excluded at every border of the map
   bool channels_last = true;
   bool target_filters_only = true;    ///< vizrun::forward_channels (ChannelForward) instead of forward + gather
@@ -40,7 +43,25 @@ AscentResult gradient_ascent(ModelBackend& model, const std::string& layer, cons
                              const at::Tensor& start, const AscentRecipe& recipe, bool keep_first_grad,
                              const std::function<void(std::int64_t)>& on_step = {});
 
-class FilterAscent : public Technique {
+/// The recipe's name of a normalization ("rms", "l2", "none"), as the schema spells it.
+AscentRecipe::Normalization normalization_named(const std::string& name);
+
+/// The options, read once. The schema holds every default and checks every enum.
+struct FilterAscentOptions {
+  explicit FilterAscentOptions(const Options& options);
+
+  Value layers, filters, size, init;
+  std::string init_space, resize;
+  std::optional<double> init_scale, init_offset;  ///< null in the schema: the init's own
+  double deprocess_std, memory_budget_mb;
+  std::int64_t crop, grid_columns, grid_margin, grid_background;
+  std::int64_t batch_size;  ///< 0: chosen from memory_budget_mb and max_batch
+  std::int64_t max_batch;
+  bool display_pixel, filter_images, save_arrays, loss_curves, titles, reuse_memory;
+  AscentRecipe recipe;
+};
+
+class FilterAscent : public TechniqueBase {
  public:
   explicit FilterAscent(const CreateArgs& args);
   void run(ModelBackend& model, Output& out) override;
@@ -54,12 +75,7 @@ class FilterAscent : public Technique {
                           std::int64_t width, std::size_t filters) const;
 
  private:
-  Value m_options;
-  const Host* m_host;
-  c10::Device m_device;
-  std::string m_precision;
-  std::uint64_t m_seed;
-  AscentRecipe m_recipe;
+  FilterAscentOptions m_options;
 };
 
 extern const char* const kFilterAscentSchema;

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "technique_kit.h"
 #include "vizrun/image.h"
 #include "vizrun/memory.h"
 #include "vizrun/suggest.h"
@@ -69,24 +68,32 @@ CamBatch grad_cam(ModelBackend& model, const at::Tensor& input, const std::strin
   return out;
 }
 
-GradCam::GradCam(const CreateArgs& args)
-    : m_options(args.options), m_host(args.host), m_device(args.device), m_precision(args.precision) {
-  if (!m_options.is_dict()) m_options = Dict{};
-  if (!m_options.contains("images")) throw Error("gradcam: option 'images' is required (paths or globs)");
-  const std::string score = kit::opt_string(m_options, "score", "logit");
-  if (score != "logit" && score != "probability")
-    throw Error("gradcam: score must be logit or probability, got '" + score + "'");
-}
+GradCamOptions::GradCamOptions(const Options& o)
+    : layer(o.string("layer")),
+      classes(o.value("classes")),
+      size(o.value("size")),
+      score(o.string("score")),
+      resize(o.string("resize")),
+      overlay_colormap(o.string("overlay_colormap")),
+      heatmap_colormap(o.string("heatmap_colormap")),
+      intensity(o.number("intensity")),
+      report_top(o.integer("report_top")),
+      batch_size(o.integer("batch_size")),
+      heatmap_size(o.integer("heatmap_size")),
+      overlay_min_size(o.integer("overlay_min_size")),
+      titles(o.boolean("titles")),
+      save_arrays(o.boolean("save_arrays")) {}
+
+GradCam::GradCam(const CreateArgs& args) : TechniqueBase(args), m_options(options()) {}
 
 ClassChoice GradCam::resolve_classes(const ModelBackend& model) const {
   ClassChoice choice;
-  const Value spec = m_options.get("classes", Value(Dict{{"top", 1}}));
-  if (spec.is_dict()) {
-    choice.top = kit::opt_int(spec, "top", 1);
-    if (choice.top < 1) throw Error("gradcam: classes.top must be >= 1");
+  const Value& spec = m_options.classes;
+  if (spec.is_dict()) {  // {top: K}, K >= 1 by the schema
+    choice.top = spec.at("top").as_int();
     return choice;
   }
-  const Value list = spec.is_list() ? spec : Value(List{spec});
+  const Value& list = spec;
   const auto names = model.class_names();
   for (const auto& item : list.as_list()) {
     if (item.is_int()) {
@@ -103,35 +110,19 @@ ClassChoice GradCam::resolve_classes(const ModelBackend& model) const {
     }
     choice.ids.push_back(it - names.begin());
   }
-  if (choice.ids.empty()) throw Error("gradcam: classes is an empty list");
   return choice;
 }
 
 void GradCam::run(ModelBackend& model, Output& out) {
-  if (!m_host) throw Error("gradcam: needs a host to load images");
-  const auto paths = m_host->expand_inputs(kit::opt_strings(m_options, "images"));
-  std::string layer = kit::opt_string(m_options, "layer", "auto");
-  if (layer.empty() || layer == "auto") layer = model.last_conv_layer();
-  const auto [height, width] = kit::input_size(model, m_options.get("size", Value("model")));
+  const GradCamOptions& o = m_options;
+  const auto paths = input_paths();
+  const std::string layer = o.layer == "auto" ? model.last_conv_layer() : o.layer;
+  const auto [height, width] = kit::input_size(model, o.size);
   const InputSpec spec = model.input_spec();
   if (spec.fixed_size && (height != spec.height || width != spec.width))  // the classifier runs too
     throw Error("gradcam: size: this model's classifier takes only " + std::to_string(spec.height) + "x" +
                 std::to_string(spec.width) + " inputs (got " + std::to_string(height) + "); use size: model");
-  {
-    const auto layers = model.layers_for(height, width);
-    kit::select_layers(layers, Value(layer));  // throws with close names when unknown
-  }
-  const std::string score = kit::opt_string(m_options, "score", "logit");
-  const std::string resize_mode = kit::opt_string(m_options, "resize", "nearest");
-  const double intensity = kit::opt_double(m_options, "intensity", 0.4);
-  const std::string overlay_map = kit::opt_string(m_options, "overlay_colormap", "jet");
-  const std::string heat_map = kit::opt_string(m_options, "heatmap_colormap", "viridis");
-  const std::int64_t report_top = kit::opt_int(m_options, "report_top", 3);
-  const std::int64_t batch = std::max<std::int64_t>(1, kit::opt_int(m_options, "batch_size", 16));
-  const bool titles = kit::opt_bool(m_options, "titles", true);
-  const bool arrays = kit::opt_bool(m_options, "save_arrays", true);
-  const std::int64_t heat_side = kit::opt_int(m_options, "heatmap_size", 224);
-  const std::int64_t overlay_min = kit::opt_int(m_options, "overlay_min_size", 224);
+  kit::select_layers(model.layers_for(height, width), Value(layer));  // throws with close names when unknown
   const ClassChoice choice = resolve_classes(model);
   const auto names = model.class_names();
   const std::string activation = model.output_activation();
@@ -140,38 +131,32 @@ void GradCam::run(ModelBackend& model, Output& out) {
                                                                     : "class " + std::to_string(id);
   };
 
-  kit::PrecisionScope precision(m_precision, m_device, m_host);
-  kit::MemoryReuseScope reuse(m_device.is_cpu());
+  kit::MemoryReuseScope reuse(device().is_cpu());
   List predictions;
-  const std::int64_t n = static_cast<std::int64_t>(paths.size());
-  for (std::int64_t start = 0; start < n; start += batch) {
-    m_host->check_stop();
-    const std::vector<std::string> chunk(paths.begin() + start, paths.begin() + std::min(n, start + batch));
-    // Each photo is decoded once: resized for the network, kept whole for the overlay.
-    std::vector<at::Tensor> photos;
-    for (const auto& p : chunk) {
-      at::Tensor chw = m_host->load_image(p);
-      if (chw.dim() != 3 || chw.size(0) != 3) throw Error("gradcam: image " + p + ": expected RGB {3, H, W} from the host");
-      photos.push_back(chw);
-    }
-    if (m_device.is_cpu()) {
-      vizrun::require_memory("gradcam: a batch of " + std::to_string(chunk.size()) + " images of " +
-                                 std::to_string(height) + "x" + std::to_string(width),
-                             kit::activation_bytes(model, height, width, static_cast<std::int64_t>(chunk.size()), "", 3.0));
-    }
-    at::Tensor pixels = kit::stack_resized(photos, height, width, resize_mode, m_device);
+  const kit::BatchPlan plan{height, width, o.batch_size, o.resize, "gradcam " + layer};
+  if (device().is_cpu()) {
+    const std::int64_t first = std::min<std::int64_t>(o.batch_size, static_cast<std::int64_t>(paths.size()));
+    vizrun::require_memory("gradcam: a batch of " + std::to_string(first) + " images of " + std::to_string(height) +
+                               "x" + std::to_string(width),
+                           kit::activation_bytes(model, height, width, first, "", 3.0));
+  }
+  // Each photo is decoded once: resized for the network, kept whole for the overlay.
+  for_each_batch(paths, plan, [&](const kit::PhotoBatch& batch) {
+    const std::vector<std::string>& chunk = batch.paths;
+    const std::vector<at::Tensor>& photos = batch.originals;
+    const at::Tensor& pixels = batch.pixels;
     at::Tensor input;
     {
       torch::autograd::AutoGradMode grad_off(false);
       input = model.preprocess(pixels);
     }
-    const CamBatch cam = grad_cam(model, input, layer, choice, score);
+    const CamBatch cam = grad_cam(model, input, layer, choice, o.score);
     const at::Tensor heat = cam.heatmaps.to(at::kCPU);
     const at::Tensor classes = cam.classes.to(at::kCPU);
     at::Tensor probs = cam.logits.to(at::kCPU);
     if (activation == "softmax") probs = probs.softmax(1);
     else if (activation == "sigmoid") probs = probs.sigmoid();
-    const auto top = probs.topk(std::min<std::int64_t>(report_top, probs.size(1)), 1);
+    const auto top = probs.topk(std::min<std::int64_t>(o.report_top, probs.size(1)), 1);
     for (std::size_t i = 0; i < chunk.size(); ++i) {
       const auto b = static_cast<std::int64_t>(i);
       const std::string& path = chunk[i];
@@ -185,6 +170,7 @@ void GradCam::run(ModelBackend& model, Output& out) {
       // The photo at its own resolution, as the book overlays on cv2.imread's picture.
       at::Tensor photo = photos[i].permute({1, 2, 0}).round().clamp(0, 255).to(at::kByte).contiguous();
       // A small photo (Fashion-MNIST is 28 px) is enlarged by whole pixels so the overlay can be seen.
+      const std::int64_t overlay_min = o.overlay_min_size;
       const std::int64_t short_side = std::min(photo.size(0), photo.size(1));
       const std::int64_t enlarge = short_side < overlay_min ? (overlay_min + short_side - 1) / short_side : 1;
       // A long thin photo enlarged for its short side can be huge; the overlay keeps
@@ -202,16 +188,16 @@ void GradCam::run(ModelBackend& model, Output& out) {
         std::snprintf(label, sizeof label, "%.3f", p);
         const std::string base = name + "/" + std::to_string(j) + "_class_" + std::to_string(id);
         const Dict meta{{"image", path},          {"layer", layer}, {"class", id}, {"name", class_name(id)},
-                        {"probability", p},       {"rank", j},      {"score", score}};
-        if (arrays) out.array(base + "_heatmap", map, meta);
+                        {"probability", p},       {"rank", j},      {"score", o.score}};
+        if (o.save_arrays) out.array(base + "_heatmap", map, meta);
         // The heatmap alone, upscaled so its cells stay square and visible.
-        const std::int64_t factor = std::max<std::int64_t>(1, (heat_side + map.size(0) - 1) / map.size(0));
-        at::Tensor heat_img = image::upscale(image::colormap(map, heat_map), factor);
+        const std::int64_t factor = std::max<std::int64_t>(1, (o.heatmap_size + map.size(0) - 1) / map.size(0));
+        at::Tensor heat_img = image::upscale(image::colormap(map, o.heatmap_colormap), factor);
         // Overlay: heatmap resized (bilinear) to the photo, uint8(255 * h), JET, blended.
         const at::Tensor big = image::resize(map.unsqueeze(2), photo.size(0), photo.size(1), "bilinear").squeeze(2);
-        const at::Tensor jet = image::colormap(big.clamp(0, 1), overlay_map);
-        at::Tensor blended = image::overlay(photo, jet, intensity);
-        if (titles) {
+        const at::Tensor jet = image::colormap(big.clamp(0, 1), o.overlay_colormap);
+        at::Tensor blended = image::overlay(photo, jet, o.intensity);
+        if (o.titles) {
           const std::string text = class_name(id) + " (" + std::to_string(id) + ") p=" + label;
           heat_img = image::add_title(heat_img, layer + ": " + text, 1, 32);
           blended = image::add_title(blended, text, std::max<std::int64_t>(1, blended.size(1) / 300), 32);
@@ -220,9 +206,8 @@ void GradCam::run(ModelBackend& model, Output& out) {
         out.image(base + "_overlay", blended, meta);
       }
     }
-    m_host->progress("gradcam " + layer, static_cast<std::size_t>(std::min(n, start + batch)), static_cast<std::size_t>(n));
     out.record("predictions", predictions);
-  }
+  });
 }
 
 }  // namespace vizrun::techniques

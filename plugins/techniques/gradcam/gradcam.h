@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "vizrun/plugin.h"
+#include "vizrun/kit.h"
 
 namespace vizrun::techniques {
 
@@ -34,7 +34,19 @@ struct ClassChoice {
 CamBatch grad_cam(ModelBackend& model, const at::Tensor& input, const std::string& layer, const ClassChoice& classes,
                   const std::string& score);
 
-class GradCam : public Technique {
+/// The options, read once. The schema holds every default and checks every enum.
+struct GradCamOptions {
+  explicit GradCamOptions(const Options& options);
+
+  std::string layer;  ///< "auto": the backend's last convolutional layer
+  Value classes, size;
+  std::string score, resize, overlay_colormap, heatmap_colormap;
+  double intensity;
+  std::int64_t report_top, batch_size, heatmap_size, overlay_min_size;
+  bool titles, save_arrays;
+};
+
+class GradCam : public TechniqueBase {
  public:
   explicit GradCam(const CreateArgs& args);
   void run(ModelBackend& model, Output& out) override;
@@ -42,10 +54,7 @@ class GradCam : public Technique {
  private:
   ClassChoice resolve_classes(const ModelBackend& model) const;
 
-  Value m_options;
-  const Host* m_host;
-  c10::Device m_device;
-  std::string m_precision;
+  GradCamOptions m_options;
 };
 
 extern const char* const kGradCamSchema;

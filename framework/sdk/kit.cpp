@@ -1,4 +1,4 @@
-#include "technique_kit.h"
+#include "vizrun/kit.h"
 
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
@@ -10,44 +10,13 @@
 #include <unordered_map>
 
 #include <algorithm>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "vizrun/error.h"
 #include "vizrun/image.h"
 #include "vizrun/suggest.h"
 
 namespace vizrun::kit {
-
-std::int64_t opt_int(const Value& options, const std::string& key, std::int64_t fallback) {
-  if (!options.is_dict() || !options.contains(key) || options.at(key).is_null()) return fallback;
-  return options.at(key).as_int();
-}
-
-double opt_double(const Value& options, const std::string& key, double fallback) {
-  if (!options.is_dict() || !options.contains(key) || options.at(key).is_null()) return fallback;
-  return options.at(key).as_double();
-}
-
-bool opt_bool(const Value& options, const std::string& key, bool fallback) {
-  if (!options.is_dict() || !options.contains(key) || options.at(key).is_null()) return fallback;
-  return options.at(key).as_bool();
-}
-
-std::string opt_string(const Value& options, const std::string& key, const std::string& fallback) {
-  if (!options.is_dict() || !options.contains(key) || options.at(key).is_null()) return fallback;
-  return options.at(key).as_string();
-}
-
-std::vector<std::string> opt_strings(const Value& options, const std::string& key) {
-  std::vector<std::string> out;
-  if (!options.is_dict() || !options.contains(key)) return out;
-  const Value& v = options.at(key);
-  if (v.is_string()) return {v.as_string()};
-  for (const auto& item : v.as_list()) out.push_back(item.as_string());
-  return out;
-}
 
 bool is_conv_type(const std::string& type) {
   return type.rfind("conv", 0) == 0 || type == "depthwise_conv2d" || type == "separable_conv2d";
@@ -151,9 +120,10 @@ std::vector<std::int64_t> select_filters(const Value& spec, std::int64_t channel
       if (seen.insert(f).second) out.push_back(f);
     }
   } else if (spec.is_dict()) {
-    const std::int64_t start = check(opt_int(spec, "start", 0));
-    const std::int64_t stop = std::min(opt_int(spec, "stop", channels), channels);
-    const std::int64_t step = opt_int(spec, "step", 1);
+    // The parts of {start, stop, step} are a range's, not options: absent ones mean the whole.
+    const std::int64_t start = check(spec.get("start", Value(0)).as_int());
+    const std::int64_t stop = std::min(spec.get("stop", Value(channels)).as_int(), channels);
+    const std::int64_t step = spec.get("step", Value(1)).as_int();
     if (step < 1) throw Error("filters: step must be >= 1");
     for (std::int64_t f = start; f < stop; f += step) out.push_back(f);
   } else {
@@ -161,58 +131,6 @@ std::vector<std::int64_t> select_filters(const Value& spec, std::int64_t channel
   }
   if (out.empty()) throw Error("filters: the selection " + spec.to_json() + " is empty for layer " + layer);
   return out;
-}
-
-bool cpu_has_bf16() {
-  static const bool has = [] {
-    std::ifstream in("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind("flags", 0) == 0) {
-        std::istringstream words(line);
-        std::string w;
-        while (words >> w)
-          if (w == "avx512_bf16") return true;
-        return false;
-      }
-    }
-    return false;
-  }();
-  return has;
-}
-
-PrecisionScope::PrecisionScope(const std::string& precision, c10::Device device, const Host* host)
-    : m_prev_cpu(at::autocast::is_cpu_enabled()),
-      m_prev_cuda(at::autocast::is_enabled()),
-      m_prev_cpu_dtype(at::autocast::get_autocast_cpu_dtype()),
-      m_prev_cuda_dtype(at::autocast::get_autocast_gpu_dtype()) {
-  if (precision != "bf16") return;
-  // Autocast caches the low-precision copy of every leaf that requires a gradient:
-  // the picture being optimised is such a leaf, so a cache would freeze it at step 0.
-  m_prev_cache = at::autocast::is_autocast_cache_enabled();
-  at::autocast::set_autocast_cache_enabled(false);
-  if (device.is_cuda()) {
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
-    m_enabled = true;
-  } else if (cpu_has_bf16()) {
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    at::autocast::set_cpu_enabled(true);
-    m_enabled = true;
-  } else if (host) {
-    host->log(LogLevel::warning,
-              "precision bf16 requested but this CPU lacks AVX512-BF16 (flag avx512_bf16); running in fp32");
-  }
-}
-
-PrecisionScope::~PrecisionScope() {
-  if (m_prev_cache) at::autocast::set_autocast_cache_enabled(true);
-  if (!m_enabled) return;
-  at::autocast::clear_cache();
-  at::autocast::set_cpu_enabled(m_prev_cpu);
-  at::autocast::set_enabled(m_prev_cuda);
-  at::autocast::set_autocast_cpu_dtype(m_prev_cpu_dtype);
-  at::autocast::set_autocast_gpu_dtype(m_prev_cuda_dtype);
 }
 
 namespace {
@@ -351,4 +269,75 @@ std::string stem(const std::string& path) {
   return dot == std::string::npos || dot == 0 ? base : base.substr(0, dot);
 }
 
+std::int64_t target_class(const at::Tensor& logits, std::int64_t requested) {
+  const std::int64_t outputs = logits.size(-1);
+  const std::int64_t id = requested >= 0 ? requested : logits.argmax(-1).item<std::int64_t>();
+  if (id >= outputs)
+    throw Error("class " + std::to_string(id) + " is out of range: the model has " + std::to_string(outputs) +
+                " outputs (expected 0.." + std::to_string(outputs - 1) + ")");
+  return id;
+}
+
+std::string class_label(const ModelBackend& model, std::int64_t id) {
+  const auto names = model.class_names();
+  return id >= 0 && id < static_cast<std::int64_t>(names.size()) ? names[static_cast<std::size_t>(id)]
+                                                                  : "class " + std::to_string(id);
+}
+
+at::Tensor enlarge_to(const at::Tensor& hwc, std::int64_t min_side) {
+  const std::int64_t short_side = std::max<std::int64_t>(1, std::min(hwc.size(0), hwc.size(1)));
+  const std::int64_t factor = std::max<std::int64_t>(1, (min_side + short_side - 1) / short_side);
+  return factor > 1 ? image::upscale(hwc, factor) : hwc;
+}
+
+bool autocast_active() { return at::autocast::is_cpu_enabled() || at::autocast::is_enabled(); }
+
 }  // namespace vizrun::kit
+
+namespace vizrun {
+
+struct TechniqueBase::State {
+  const Host* host;
+  Options options;
+  c10::Device device;
+  std::uint64_t seed;
+};
+
+TechniqueBase::TechniqueBase(const CreateArgs& args)
+    : m_state(new State{args.host, Options(args.options), args.device, args.seed}) {
+  if (args.host == nullptr) throw Error("a technique needs the host: CreateArgs::host is null");
+}
+
+TechniqueBase::~TechniqueBase() = default;
+
+const Host& TechniqueBase::host() const { return *m_state->host; }
+const Options& TechniqueBase::options() const { return m_state->options; }
+c10::Device TechniqueBase::device() const { return m_state->device; }
+std::uint64_t TechniqueBase::seed() const { return m_state->seed; }
+
+std::vector<std::string> TechniqueBase::input_paths(const std::string& key) const {
+  return host().expand_inputs(options().strings(key));
+}
+
+void TechniqueBase::for_each_batch(const std::vector<std::string>& paths, const kit::BatchPlan& plan,
+                                   const std::function<void(const kit::PhotoBatch&)>& each) const {
+  const std::size_t n = paths.size();
+  const std::size_t step = static_cast<std::size_t>(std::max<std::int64_t>(1, plan.batch_size));
+  for (std::size_t start = 0; start < n; start += step) {
+    host().check_stop();
+    kit::PhotoBatch batch;
+    batch.first = start;
+    batch.paths.assign(paths.begin() + static_cast<std::ptrdiff_t>(start),
+                       paths.begin() + static_cast<std::ptrdiff_t>(std::min(n, start + step)));
+    for (const auto& path : batch.paths) {
+      at::Tensor chw = host().load_image(path);
+      if (chw.dim() != 3 || chw.size(0) != 3) throw Error("image " + path + ": expected RGB {3, H, W} from the host");
+      batch.originals.push_back(std::move(chw));
+    }
+    batch.pixels = kit::stack_resized(batch.originals, plan.height, plan.width, plan.resize, device());
+    each(batch);
+    host().progress(plan.stage, std::min(n, start + step), n);
+  }
+}
+
+}  // namespace vizrun
