@@ -10,6 +10,7 @@
 #include "vizrun_host/config.h"
 #include "vizrun_host/embedded.h"
 #include "vizrun_host/experiment.h"
+#include "vizrun_host/model_check.h"
 #include "vizrun_host/model_summary.h"
 #include "vizrun_host/plugin_registry.h"
 #include "vizrun_host/runner.h"
@@ -204,11 +205,16 @@ int validate_command(const CommonOptions& o) {
         Prepared p = prepare(o);
         // Deeper than the schemas: what a plugin can check without being created
         // (small_convnet reads its architecture file).
+        std::vector<const Experiment*> experiments;
         if (p.sweep) {
-          for (const auto& job : p.sweep->jobs) check_plugin_options(job.experiment, *p.registry);
+          for (const auto& job : p.sweep->jobs) experiments.push_back(&job.experiment);
         } else {
-          check_plugin_options(*p.single, *p.registry);
+          experiments.push_back(&*p.single);
         }
+        for (const Experiment* e : experiments) check_plugin_options(*e, *p.registry);
+        // Deepest: the techniques' options against the model's graph (layer names,
+        // images, classes, sizes), without reading weights where the backend can.
+        check_against_models(experiments, *p.registry);
         if (p.sweep) {
           std::printf("%s: valid sweep of %zu jobs\n", p.tree.file.c_str(), p.sweep->jobs.size());
         } else {

@@ -50,7 +50,8 @@ ModelSummary summarize_model(const Experiment& e, const PluginRegistry& registry
   RunHost host(e.tree.base_dir, logger, progress, manifest);
   host.set_max_image_pixels(e.max_image_pixels);
   torch::manual_seed(e.seed);
-  const CreateArgs args{to_value(e.model.options), &host, c10::Device(resolve_device(e.device)), "fp32", e.seed, e.weights};
+  CreateArgs args{to_value(e.model.options), &host, c10::Device(resolve_device(e.device)), "fp32", e.seed, e.weights};
+  args.architecture_only = true;  // shapes and counts only: no weights read or downloaded where the backend can
   const auto model = registry.create_model(e.model.plugin, args);
 
   ModelSummary s;

@@ -15,6 +15,7 @@ namespace vizrun {
 
 ChannelForward::~ChannelForward() = default;
 PrecisionSupport::~PrecisionSupport() = default;
+ModelCheck::~ModelCheck() = default;
 LayerSummary::~LayerSummary() = default;
 
 at::Tensor gather_channels(const at::Tensor& act, const std::string& layer, const at::Tensor& channels) {

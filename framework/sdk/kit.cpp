@@ -278,6 +278,14 @@ std::int64_t target_class(const at::Tensor& logits, std::int64_t requested) {
   return id;
 }
 
+std::int64_t output_count(const ModelBackend& model) {
+  const std::string logits = model.logits_layer();
+  if (logits.empty()) return 0;
+  for (const auto& l : model.layers())
+    if (l.name == logits) return l.shape.empty() ? 0 : l.shape.back();
+  return 0;
+}
+
 std::string class_label(const ModelBackend& model, std::int64_t id) {
   const auto names = model.class_names();
   return id >= 0 && id < static_cast<std::int64_t>(names.size()) ? names[static_cast<std::size_t>(id)]
@@ -288,6 +296,16 @@ at::Tensor enlarge_to(const at::Tensor& hwc, std::int64_t min_side) {
   const std::int64_t short_side = std::max<std::int64_t>(1, std::min(hwc.size(0), hwc.size(1)));
   const std::int64_t factor = std::max<std::int64_t>(1, (min_side + short_side - 1) / short_side);
   return factor > 1 ? image::upscale(hwc, factor) : hwc;
+}
+
+void check_option(const std::string& pointer, const std::function<void()>& check) {
+  try {
+    check();
+  } catch (const OptionError&) {
+    throw;
+  } catch (const Error& e) {
+    throw OptionError("", pointer, e.what());
+  }
 }
 
 bool autocast_active() { return at::autocast::is_cpu_enabled() || at::autocast::is_enabled(); }

@@ -45,7 +45,7 @@ TEST_CASE("layers of VGG16: shapes, per-layer and total parameters as Keras coun
   REQUIRE(r.exit_code == 0);
   const json s = json::parse(r.out);
   CHECK(s["parameters"] == 138357544);  // Keras: VGG16 total params 138,357,544
-  CHECK(s["weights"] == "random");
+  CHECK(s["weights"] == "none (architecture only)");  // no weights read or fetched to list layers
   std::int64_t sum = 0;
   for (const auto& l : s["layers"]) sum += l["parameters"].get<std::int64_t>();
   CHECK(sum == 138357544);

@@ -25,6 +25,7 @@
 // What a technique uses besides: pictures, memory checks, options, the plugin macro.
 #include "vizrun/image.h"
 #include "vizrun/memory.h"
+#include "vizrun/option_check.h"
 #include "vizrun/options.h"
 #include "vizrun/plugin.h"
 
@@ -78,12 +79,21 @@ VIZRUN_SDK_API double activation_bytes(const ModelBackend& model, std::int64_t h
 /// `logits` {classes}. Throws a one-line Error when the id is past the model's outputs.
 VIZRUN_SDK_API std::int64_t target_class(const at::Tensor& logits, std::int64_t requested);
 
+/// How many classes the model's logits layer scores (its last dimension), or 0 when the
+/// model has no classifier output.
+VIZRUN_SDK_API std::int64_t output_count(const ModelBackend& model);
+
 /// The model's name of class `id`, or "class <id>" when it has none.
 VIZRUN_SDK_API std::string class_label(const ModelBackend& model, std::int64_t id);
 
 /// An HWC uint8 picture enlarged by whole pixels until its shorter side is at least
 /// `min_side` (small pictures stay visible; larger ones keep their size).
 VIZRUN_SDK_API at::Tensor enlarge_to(const at::Tensor& hwc, std::int64_t min_side);
+
+/// Runs `check` and rethrows a vizrun::Error it throws as an OptionError at `pointer`
+/// (a JSON pointer into the technique's options, such as "/layers"), so that
+/// `vizrun validate` reports it at that key's line. For ModelCheck::check_model.
+VIZRUN_SDK_API void check_option(const std::string& pointer, const std::function<void()>& check);
 
 /// True while the host runs the technique under bf16 autocast (the run's precision).
 VIZRUN_SDK_API bool autocast_active();

@@ -38,6 +38,12 @@ struct CreateArgs {
   std::string precision = "fp32";      ///< "fp32" or "bf16"
   std::uint64_t seed = 0;              ///< the experiment's seed
   std::string weights;                 ///< model plugins: the `model.weights` value
+  // --- SDK 1.3 (appended: a plugin never runs on a host older than its SDK).
+  /// Model plugins: build the architecture only, for `vizrun validate` and
+  /// `vizrun layers`. A backend that can (the architecture does not come from the
+  /// weights file) reads, downloads and initialises no weights; the model is never
+  /// run. A backend that cannot ignores it.
+  bool architecture_only = false;
 };
 
 namespace detail {

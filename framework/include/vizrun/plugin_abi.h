@@ -26,7 +26,8 @@
  *   1.3  The technique kit: vizrun/options.h (fill_defaults, parse_json, Options,
  *        the schema as the only source of defaults) and vizrun/kit.h (layer and
  *        filter selection, photo batches, memory estimates, TechniqueBase).
- *        Functions and classes added; no interface changed.
+ *        vizrun::ModelCheck (techniques check options against the model in
+ *        `vizrun validate`), CreateArgs::architecture_only appended.
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -44,7 +44,25 @@ class VIZRUN_SDK_API PrecisionSupport {
   virtual ~PrecisionSupport();
 };
 
+/// A technique that can check its options against the model before anything runs.
+/// `vizrun validate` creates the model (CreateArgs::architecture_only: no weights are
+/// read where the backend can avoid it) and the technique, and calls check_model, so
+/// that a config that validates does not fail later for a layer name, an image path,
+/// a class or a size. (SDK 1.3)
+class VIZRUN_SDK_API ModelCheck {
+ public:
+  static constexpr char kInterfaceId[] = "vizrun.ModelCheck/1";
+
+  /// Throws vizrun::OptionError (vizrun/option_check.h) with a JSON pointer into the
+  /// technique's options, or vizrun::Error, when the options cannot work with `model`.
+  /// Must not run the model: its weights may not be loaded.
+  virtual void check_model(const ModelBackend& model) const = 0;
+
+ protected:
+  virtual ~ModelCheck();
+};
+
 /// The SDK's extension interfaces for techniques. Append only.
-using TechniqueExtensions = ExtensionList<PrecisionSupport>;
+using TechniqueExtensions = ExtensionList<PrecisionSupport, ModelCheck>;
 
 }  // namespace vizrun

@@ -46,7 +46,23 @@ ActivationsOptions::ActivationsOptions(const Options& o)
 
 ActivationGrids::ActivationGrids(const CreateArgs& args) : TechniqueBase(args), m_options(options()) {}
 
+void ActivationGrids::check_model(const ModelBackend& model) const {
+  kit::check_option("/images", [&] { input_paths(); });
+  std::pair<std::int64_t, std::int64_t> size;
+  kit::check_option("/size", [&] {
+    size = kit::input_size(model, m_options.size);
+    model.layers_for(size.first, size.second);
+  });
+  kit::check_option("/layers", [&] {
+    const auto layers = kit::select_layers_at(model, size.first, size.second, m_options.layers);
+    for (const auto& l : layers)
+      if (l.shape.size() == 3) return;
+    throw Error("activations: none of the selected layers has a spatial {C, H, W} output");
+  });
+}
+
 void ActivationGrids::run(ModelBackend& model, Output& out) {
+  check_model(model);
   const ActivationsOptions& o = m_options;
   const auto paths = input_paths();
   const auto [height, width] = kit::input_size(model, o.size);

@@ -32,10 +32,12 @@ struct ActivationsOptions {
   bool titles, channel_images, save_arrays;
 };
 
-class ActivationGrids : public TechniqueBase {
+class ActivationGrids : public TechniqueBase, public ModelCheck {
  public:
   explicit ActivationGrids(const CreateArgs& args);
   void run(ModelBackend& model, Output& out) override;
+  /// Images, size and layers against the model (run does the same checks first).
+  void check_model(const ModelBackend& model) const override;
 
  private:
   ActivationsOptions m_options;

@@ -211,23 +211,45 @@ std::int64_t FilterAscent::batch_size(const ModelBackend& model, const std::stri
   return std::max<std::int64_t>(1, std::min({fit, cap, static_cast<std::int64_t>(filters)}));
 }
 
+void FilterAscent::check_model(const ModelBackend& model) const {
+  const FilterAscentOptions& o = m_options;
+  std::pair<std::int64_t, std::int64_t> size;
+  kit::check_option("/size", [&] {
+    size = kit::input_size(model, o.size);
+    model.layers_for(size.first, size.second);
+  });
+  const auto [height, width] = size;
+  std::vector<LayerInfo> layers;
+  kit::check_option("/layers", [&] {
+    layers = kit::select_layers_at(model, height, width, o.layers);
+    for (const auto& l : layers)
+      if (l.shape.size() != 3)
+        throw Error("filter_ascent: layer " + l.name + " (" + l.type + ") has no spatial output; choose a convolution");
+  });
+  kit::check_option("/filters", [&] {
+    for (const auto& l : layers) kit::select_filters(o.filters, l.shape[0], l.name);
+  });
+  kit::check_option("/crop", [&] {
+    if (2 * o.crop >= std::min(height, width))
+      throw Error("filter_ascent: crop " + std::to_string(o.crop) + " leaves nothing of a " + std::to_string(height) +
+                  "x" + std::to_string(width) + " image");
+  });
+  if (o.init.is_dict()) kit::check_option("/init/image", [&] { host().expand_inputs({o.init.at("image").as_string()}); });
+}
+
 void FilterAscent::run(ModelBackend& model, Output& out) {
+  check_model(model);
   const FilterAscentOptions& o = m_options;
   const AscentRecipe& recipe = o.recipe;
   const auto [height, width] = kit::input_size(model, o.size);
   const auto layers = kit::select_layers_at(model, height, width, o.layers);
   const std::int64_t crop = o.crop, cols = o.grid_columns, margin = o.grid_margin;
-  if (2 * crop >= std::min(height, width))
-    throw Error("filter_ascent: crop " + std::to_string(crop) + " leaves nothing of a " + std::to_string(height) + "x" +
-                std::to_string(width) + " image");
 
   kit::MemoryReuseScope reuse(device().is_cpu() && o.reuse_memory);
   Dict final_losses;
   Dict loss_curves;
   host().expect_stages(layers.size());
   for (const auto& layer : layers) {
-    if (layer.shape.size() != 3)
-      throw Error("filter_ascent: layer " + layer.name + " (" + layer.type + ") has no spatial output; choose a convolution");
     const auto filters = kit::select_filters(o.filters, layer.shape[0], layer.name);
     const std::int64_t batch = batch_size(model, layer.name, height, width, filters.size());
     const std::int64_t n = static_cast<std::int64_t>(filters.size());

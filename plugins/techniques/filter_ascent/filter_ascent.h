@@ -61,10 +61,13 @@ struct FilterAscentOptions {
   AscentRecipe recipe;
 };
 
-class FilterAscent : public TechniqueBase {
+class FilterAscent : public TechniqueBase, public ModelCheck {
  public:
   explicit FilterAscent(const CreateArgs& args);
   void run(ModelBackend& model, Output& out) override;
+  /// Size, layers, filters, crop and the init photo against the model (run does the
+  /// same checks first).
+  void check_model(const ModelBackend& model) const override;
 
   /// Start images in model space for `filters` of `layer` (deterministic per
   /// seed, layer and filter, whatever the batching).

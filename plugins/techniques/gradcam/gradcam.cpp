@@ -110,19 +110,42 @@ ClassChoice GradCam::resolve_classes(const ModelBackend& model) const {
     }
     choice.ids.push_back(it - names.begin());
   }
+  const std::int64_t outputs = kit::output_count(model);
+  for (const std::int64_t id : choice.ids)
+    if (outputs > 0 && id >= outputs)
+      throw Error("gradcam: class " + std::to_string(id) + " is out of range: the model scores " +
+                  std::to_string(outputs) + " classes (0.." + std::to_string(outputs - 1) + ")");
   return choice;
 }
 
+std::string GradCam::target_layer(const ModelBackend& model) const {
+  if (m_options.layer != "auto") return m_options.layer;
+  const std::string last = model.last_conv_layer();
+  if (last.empty()) throw Error("gradcam: layer auto: the model names no last convolutional layer; set layer (vizrun layers lists them)");
+  return last;
+}
+
+void GradCam::check_model(const ModelBackend& model) const {
+  if (model.logits_layer().empty()) throw Error("gradcam: the model has no classifier output to explain");
+  kit::check_option("/images", [&] { input_paths(); });
+  std::pair<std::int64_t, std::int64_t> size;
+  kit::check_option("/size", [&] {
+    size = kit::input_size(model, m_options.size);
+    const InputSpec spec = model.input_spec();
+    if (spec.fixed_size && (size.first != spec.height || size.second != spec.width))  // the classifier runs too
+      throw Error("gradcam: this model's classifier takes only " + std::to_string(spec.height) + "x" +
+                  std::to_string(spec.width) + " inputs (got " + std::to_string(size.first) + "); use size: model");
+  });
+  kit::check_option("/layer", [&] { kit::select_layers(model.layers_for(size.first, size.second), Value(target_layer(model))); });
+  kit::check_option("/classes", [&] { resolve_classes(model); });
+}
+
 void GradCam::run(ModelBackend& model, Output& out) {
+  check_model(model);
   const GradCamOptions& o = m_options;
   const auto paths = input_paths();
-  const std::string layer = o.layer == "auto" ? model.last_conv_layer() : o.layer;
+  const std::string layer = target_layer(model);
   const auto [height, width] = kit::input_size(model, o.size);
-  const InputSpec spec = model.input_spec();
-  if (spec.fixed_size && (height != spec.height || width != spec.width))  // the classifier runs too
-    throw Error("gradcam: size: this model's classifier takes only " + std::to_string(spec.height) + "x" +
-                std::to_string(spec.width) + " inputs (got " + std::to_string(height) + "); use size: model");
-  kit::select_layers(model.layers_for(height, width), Value(layer));  // throws with close names when unknown
   const ClassChoice choice = resolve_classes(model);
   const auto names = model.class_names();
   const std::string activation = model.output_activation();

@@ -46,13 +46,16 @@ struct GradCamOptions {
   bool titles, save_arrays;
 };
 
-class GradCam : public TechniqueBase {
+class GradCam : public TechniqueBase, public ModelCheck {
  public:
   explicit GradCam(const CreateArgs& args);
   void run(ModelBackend& model, Output& out) override;
+  /// Images, size, layer and classes against the model (run does the same checks first).
+  void check_model(const ModelBackend& model) const override;
 
  private:
   ClassChoice resolve_classes(const ModelBackend& model) const;
+  std::string target_layer(const ModelBackend& model) const;
 
   GradCamOptions m_options;
 };

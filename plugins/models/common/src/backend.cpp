@@ -96,7 +96,14 @@ GraphBackend::GraphBackend(std::unique_ptr<Graph> graph, BackendDescription desc
   if (args.precision != "fp32" && args.precision != "bf16" && args.host)
     args.host->log(LogLevel::warning, plan.model + ": precision '" + args.precision +
                                           "' is not supported by this backend; computing in fp32");
-  m_weights = load_weights(*m_graph, args.weights, args.host, args.seed, plan);
+  if (args.architecture_only) {
+    // vizrun validate / layers: the graph's shapes are all they need. Seeded random
+    // parameters are cheap and keep the model well-formed; no file is read or fetched.
+    m_weights = load_weights(*m_graph, "random", args.host, args.seed, plan);
+    m_weights.source = "none (architecture only)";
+  } else {
+    m_weights = load_weights(*m_graph, args.weights, args.host, args.seed, plan);
+  }
   m_graph->finalize(m_device, m_desc.channels_last && m_device.is_cpu(), m_desc.fold_layers);
 }
 
