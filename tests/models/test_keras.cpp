@@ -82,6 +82,7 @@ TEST_CASE("keras: layer outputs, input gradients and logits equal Keras's", "[mo
       {"concat_net", "concat_net.keras", {}},
       {"cats_vs_dogs", "cats_vs_dogs.keras", {{"preprocessing", "divide_255"}}},
       {"cats_vs_dogs", "cats_vs_dogs.h5", {{"preprocessing", "divide_255"}}},
+      {"extras", "extras.keras", {}},
       {"nested", "nested.keras", {}},
       {"nested", "nested.h5", {}},
   };

@@ -20,6 +20,9 @@ its initial value, reduced widths so the files stay small):
 - cats_vs_dogs: the book's Sequential convnet (Conv2D/MaxPooling2D x4, Flatten,
   Dropout, Dense relu, Dense sigmoid) at 64x64 with reduced widths; the model takes
   x / 255 (the book rescales in its data generator);
+- extras: Resizing (bilinear, nearest), PReLU (shared and per-pixel slopes),
+  LayerNormalization, Conv2DTranspose (same, valid with a window smaller than the
+  stride, no bias), Reshape of a vector to a map;
 - nested: a Sequential feature extractor called inside a functional model.
 Each is saved with model.save() as .keras; cats_vs_dogs and nested also as legacy .h5,
 and cats_vs_dogs's weights alone with save_weights() in Keras 3's .weights.h5 layout
@@ -164,6 +167,26 @@ def nested():
     return keras.Model(x_in, x, name="nested")
 
 
+def extras():
+    x_in = layers.Input((24, 24, 3), name="small_image")
+    x = layers.Rescaling(1 / 255.0, name="to_unit")(x_in)
+    x = layers.Resizing(32, 32, interpolation="bilinear", name="upsize")(x)
+    x = layers.Conv2D(6, 3, padding="same", name="conv")(x)
+    x = layers.PReLU(shared_axes=[1, 2], name="prelu_shared")(x)
+    x = layers.LayerNormalization(name="layer_norm")(x)
+    x = layers.Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu", name="up_same")(x)
+    x = layers.Resizing(20, 20, interpolation="nearest", name="downsize")(x)
+    x = layers.Conv2DTranspose(3, 1, strides=2, padding="valid", name="up_valid")(x)
+    x = layers.Conv2DTranspose(3, 3, strides=1, padding="valid", use_bias=False, name="grow")(x)
+    x = layers.PReLU(name="prelu_full")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dense(4, name="dense4")(x)
+    x = layers.Reshape((2, 2, 1), name="to_map")(x)
+    x = layers.Flatten(name="flat")(x)
+    x = layers.Dense(2, activation="softmax", name="out")(x)
+    return keras.Model(x_in, x, name="extras")
+
+
 def randomize(model, rng):
     """Kernels keep Keras' seeded initialisation; everything else moves off 0 / 1."""
     for w in model.weights:
@@ -173,6 +196,8 @@ def randomize(model, rng):
             w.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
         elif name == "gamma":
             w.assign(rng.uniform(0.8, 1.2, shape).astype("float32"))
+        elif name == "alpha":  # PReLU: slopes of either sign
+            w.assign(rng.uniform(-0.5, 0.5, shape).astype("float32"))
         elif name in ("beta", "bias", "moving_mean"):
             w.assign(rng.normal(0.0, 0.1, shape).astype("float32"))
 
@@ -241,6 +266,10 @@ def main():
     record("cats_vs_dogs", cats_vs_dogs(),
            ["conv2d", "max_pooling2d", "conv2d_2", "conv2d_3", "max_pooling2d_3", "dense"],
            1.0 / 255.0, "dense_1", ["keras", "h5", "weights.h5"])
+    record("extras", extras(),
+           ["upsize", "prelu_shared", "layer_norm", "up_same", "downsize", "up_valid", "grow", "prelu_full", "to_map",
+            "out"],
+           1.0, "out", ["keras"])
     record("nested", nested(),
            ["scale", "features/features_conv1", "features/features_bn", "features/features_conv2", "features", "gap"],
            1.0, "head", ["keras", "h5"])

@@ -26,6 +26,13 @@ std::int64_t out_size(std::int64_t in, std::int64_t k, std::int64_t s, const std
   return (in - k) / s + 1;
 }
 
+/// Keras' output length of a transposed convolution (no output_padding): the input
+/// times the stride, plus what of the window reaches past the last stride.
+std::int64_t transposed_size(std::int64_t in, std::int64_t k, std::int64_t s, const std::string& padding) {
+  if (padding == "same") return in * s;
+  return in * s + std::max<std::int64_t>(k - s, 0);
+}
+
 /// TensorFlow's "same" rule: total padding split with the extra pixel at the end.
 std::pair<std::int64_t, std::int64_t> same_pads(std::int64_t in, std::int64_t k, std::int64_t s,
                                                 std::int64_t dilation = 1) {
@@ -84,6 +91,10 @@ const char* kind_name(OpKind k) {
     case OpKind::normalize: return "normalize";
     case OpKind::reshape: return "reshape";
     case OpKind::identity: return "identity";
+    case OpKind::prelu: return "prelu";
+    case OpKind::layer_norm: return "layer_norm";
+    case OpKind::conv2d_transpose: return "conv2d_transpose";
+    case OpKind::resize: return "resize";
   }
   return "?";
 }
@@ -120,8 +131,18 @@ void Graph::check_attrs(const Node& n) {
     if (value < min) fail(std::string(what) + " must be at least " + std::to_string(min) + ", got " + std::to_string(value));
   };
   switch (n.kind) {
+    case OpKind::resize:
+      if (a.target.size() != 2) fail("the target size must be {height, width}");
+      for (auto d : a.target) at_least("target size", d, 1);
+      if (a.interpolation != "bilinear" && a.interpolation != "nearest")
+        fail("interpolation must be bilinear or nearest, got '" + a.interpolation + "'");
+      break;
+    case OpKind::layer_norm:
+      if (!(a.epsilon > 0) || !std::isfinite(a.epsilon)) fail("epsilon must be a positive number");
+      break;
     case OpKind::conv2d:
     case OpKind::separable_conv2d:
+    case OpKind::conv2d_transpose:
       at_least("filters", a.filters, 1);
       at_least("dilation", a.dilation_h, 1);
       at_least("dilation", a.dilation_w, 1);
@@ -235,6 +256,22 @@ Shape Graph::infer(const Node& n, const std::vector<Shape>& in) const {
                    " filters must both be multiples of groups = " + std::to_string(a.groups));
       return {pool ? in[0][0] : a.filters, h, w};
     }
+    case OpKind::conv2d_transpose: {
+      need4(in[0]);
+      return {a.filters, transposed_size(in[0][1], dilated(a.kernel_h, a.dilation_h), a.stride_h, a.padding),
+              transposed_size(in[0][2], dilated(a.kernel_w, a.dilation_w), a.stride_w, a.padding)};
+    }
+    case OpKind::resize:
+      need4(in[0]);
+      return {in[0][0], a.target[0], a.target[1]};
+    case OpKind::prelu:
+      if (a.target.size() != in[0].size()) throw fail("alpha " + shape_string(a.target) + " does not fit the input " + shape_string(in[0]));
+      for (std::size_t d = 0; d < a.target.size(); ++d)
+        if (a.target[d] != in[0][d] && a.target[d] != 1)
+          throw fail("alpha " + shape_string(a.target) + " does not fit the input " + shape_string(in[0]));
+      return in[0];
+    case OpKind::layer_norm:
+      return in[0];
     case OpKind::crop: {
       need4(in[0]);
       const std::int64_t h = in[0][1] - a.pad_top - a.pad_bottom, w = in[0][2] - a.pad_left - a.pad_right;
@@ -343,7 +380,8 @@ int Graph::dense(const std::string& name, int input, std::int64_t units, bool us
 
 int Graph::layer(const std::string& name, OpKind kind, const std::vector<int>& inputs, const OpAttrs& attrs,
                  const std::string& type) {
-  const bool fused_activation = kind == OpKind::conv2d || kind == OpKind::separable_conv2d || kind == OpKind::dense;
+  const bool fused_activation = kind == OpKind::conv2d || kind == OpKind::separable_conv2d ||
+                                kind == OpKind::conv2d_transpose || kind == OpKind::dense;
   if (fused_activation || kind == OpKind::activation)
     apply_activation(torch::zeros({1, 1}), attrs.activation);  // validates the name (softmax needs a dim 1)
   if (inputs.empty()) throw Error("layer '" + name + "' needs an input");
@@ -398,6 +436,17 @@ void Graph::add_params_for(int index, const Shape& in) {
       add_param(index, "moving_variance", "running_var", {c}, true);
       break;
     }
+    case OpKind::conv2d_transpose:
+      add_param(index, "kernel", "weight", {in.at(0), a.filters, a.kernel_h, a.kernel_w});
+      if (a.use_bias) add_param(index, "bias", "bias", {a.filters});
+      break;
+    case OpKind::prelu:
+      add_param(index, "alpha", "weight", a.target);
+      break;
+    case OpKind::layer_norm:
+      if (a.scale) add_param(index, "gamma", "weight", {in.at(0)});
+      if (a.center) add_param(index, "beta", "bias", {in.at(0)});
+      break;
     case OpKind::normalize:
       add_param(index, "mean", "mean", {in.at(0)}, true);
       add_param(index, "variance", "variance", {in.at(0)}, true);
@@ -766,6 +815,47 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
         break;
       case OpKind::identity:
         y = x;
+        break;
+      case OpKind::prelu: {
+        const at::Tensor alpha = param(0).unsqueeze(0);
+        y = torch::where(x >= 0, x, x * alpha);
+        break;
+      }
+      case OpKind::layer_norm: {
+        const at::Tensor mean = x.mean(1, true);
+        const at::Tensor var = (x - mean).pow(2).mean(1, true);
+        y = (x - mean) * torch::rsqrt(var + a.epsilon);
+        const std::vector<std::int64_t> view = x.dim() == 4 ? std::vector<std::int64_t>{1, -1, 1, 1}
+                                                            : std::vector<std::int64_t>{1, -1};
+        std::size_t k = 0;
+        if (a.scale) y = y * param(k++).view(view);
+        if (a.center) y = y + param(k).view(view);
+        break;
+      }
+      case OpKind::conv2d_transpose: {
+        // The full transposed convolution, then TensorFlow's window of it: "same" drops
+        // half the overhang at the top/left; a window past the end reads zeros.
+        // The bias comes after the window: positions past the full output get it too.
+        at::Tensor full = torch::conv_transpose2d(x, compute_param_of(0), at::Tensor(), {a.stride_h, a.stride_w}, 0, 0, 1,
+                                                  {a.dilation_h, a.dilation_w});
+        const std::int64_t out_h = transposed_size(x.size(2), dilated(a.kernel_h, a.dilation_h), a.stride_h, a.padding);
+        const std::int64_t out_w = transposed_size(x.size(3), dilated(a.kernel_w, a.dilation_w), a.stride_w, a.padding);
+        std::int64_t top = 0, left = 0;
+        if (a.padding == "same") {
+          top = std::max<std::int64_t>(dilated(a.kernel_h, a.dilation_h) - a.stride_h, 0) / 2;
+          left = std::max<std::int64_t>(dilated(a.kernel_w, a.dilation_w) - a.stride_w, 0) / 2;
+        }
+        full = torch::constant_pad_nd(full, {0, std::max<std::int64_t>(left + out_w - full.size(3), 0), 0,
+                                             std::max<std::int64_t>(top + out_h - full.size(2), 0)}, 0.0);
+        y = full.slice(2, top, top + out_h).slice(3, left, left + out_w);
+        if (a.use_bias) y = y + compute_param_of(1).view({1, -1, 1, 1});
+        y = apply_activation(y, a.activation);
+        break;
+      }
+      case OpKind::resize:
+        // Half-pixel centres, as tf.image.resize (Keras' Resizing) computes.
+        y = a.interpolation == "nearest" ? at::_upsample_nearest_exact2d(x, {a.target[0], a.target[1]})
+                                         : torch::upsample_bilinear2d(x, {a.target[0], a.target[1]}, false);
         break;
       case OpKind::crop:
         y = x.slice(2, a.pad_top, x.size(2) - a.pad_bottom).slice(3, a.pad_left, x.size(3) - a.pad_right);

@@ -44,7 +44,8 @@ const std::vector<std::string>& supported() {
       "LeakyReLU", "ELU", "Softmax", "MaxPooling2D", "AveragePooling2D", "GlobalMaxPooling2D",
       "GlobalAveragePooling2D", "ZeroPadding2D", "Cropping2D", "Flatten", "Reshape", "Dense", "Dropout",
       "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "Add", "Subtract", "Multiply", "Concatenate",
-      "Average", "Maximum", "Rescaling", "Normalization", "Sequential", "Functional", "Model"};
+      "Average", "Maximum", "Rescaling", "Normalization", "PReLU", "LayerNormalization", "Conv2DTranspose",
+      "Resizing", "Sequential", "Functional", "Model"};
   return names;
 }
 
@@ -619,9 +620,53 @@ class Builder {
       index = g.layer(node, OpKind::rescale, in, a, type);
     } else if (cls == "Normalization") {
       index = add_normalization(c, in, node, top, type);
+    } else if (cls == "Conv2DTranspose") {
+      conv_common();
+      a.filters = integer(c, "filters", 0);
+      if (find(c, "output_padding")) fail_layer(c.name, cls, "output_padding is not supported");
+      index = g.layer(node, OpKind::conv2d_transpose, in, a, type);
+      expect(c, top, index, {"kernel", "bias"}, {"", ""});
+    } else if (cls == "PReLU") {
+      index = add_prelu(c, in, node, top, type);
+    } else if (cls == "LayerNormalization") {
+      channel_axis(c, "axis", in[0]);
+      if (boolean(c, "rms_scaling", false)) fail_layer(c.name, cls, "rms_scaling: true is not supported");
+      a.epsilon = number(c, "epsilon", 1e-3);
+      a.center = boolean(c, "center", true);
+      a.scale = boolean(c, "scale", true);
+      index = g.layer(node, OpKind::layer_norm, in, a, type);
+      expect(c, top, index, {"gamma", "beta"}, {"", ""});
+    } else if (cls == "Resizing") {
+      channels_last(c);
+      a.target = {integer(c, "height", 0), integer(c, "width", 0)};
+      a.interpolation = text(c, "interpolation", "bilinear");
+      if (boolean(c, "crop_to_aspect_ratio", false) || boolean(c, "pad_to_aspect_ratio", false))
+        fail_layer(c.name, cls, "crop_to_aspect_ratio and pad_to_aspect_ratio are not supported");
+      index = g.layer(node, OpKind::resize, in, a, type);
     } else {
       fail_layer(c.name, cls, "unsupported layer class; supported: " + join(supported()));
     }
+    return index;
+  }
+
+  /// alpha has the input's shape with the shared axes (Keras counts the batch as 0) set to 1.
+  int add_prelu(const Ctx& c, const std::vector<int>& in, const std::string& node, const std::string& top,
+                const std::string& type) {
+    const Shape& shape = shape_of(in[0]);  // LibTorch order: {C, H, W} or {C}
+    Shape keras = shape.size() == 3 ? Shape{shape[1], shape[2], shape[0]} : shape;
+    if (const json* shared = find(c, "shared_axes")) {
+      const json list = shared->is_array() ? *shared : json::array({*shared});
+      for (const auto& axis : list) {
+        if (!axis.is_number_integer() || axis.get<std::int64_t>() < 1 ||
+            axis.get<std::int64_t>() > static_cast<std::int64_t>(keras.size()))
+          fail_layer(c.name, c.cls, "shared_axes " + shared->dump() + " names an axis the input does not have");
+        keras[static_cast<std::size_t>(axis.get<std::int64_t>() - 1)] = 1;
+      }
+    }
+    OpAttrs a;
+    a.target = keras.size() == 3 ? Shape{keras[2], keras[0], keras[1]} : keras;
+    const int index = m_model.graph->layer(node, OpKind::prelu, in, a, type);
+    expect(c, top, index, {"alpha"}, {""});
     return index;
   }
 
@@ -831,7 +876,8 @@ Shape keras_shape(const KerasLayerWeights& w, const std::string& var, const Para
   const Shape& s = p.shape;
   if (s.size() == 4 && (var == "depthwise_kernel" || (var == "kernel" && w.keras_class == "DepthwiseConv2D")))
     return {s[2], s[3], s[0] / n.attrs.depth_multiplier, n.attrs.depth_multiplier};
-  if (s.size() == 4) return {s[2], s[3], s[1], s[0]};  // OIHW -> HWIO
+  if (s.size() == 4) return {s[2], s[3], s[1], s[0]};  // OIHW -> HWIO (a transposed convolution: IOHW -> HWOI)
+  if (s.size() == 3) return {s[1], s[2], s[0]};        // PReLU's alpha: CHW -> HWC
   if (s.size() == 2) return {s[1], s[0]};              // (out, in) -> (in, out)
   return s;
 }
@@ -843,6 +889,7 @@ at::Tensor to_torch_layout(const at::Tensor& k, const KerasLayerWeights& w, cons
     return k.reshape({k.size(0), k.size(1), -1}).permute({2, 0, 1}).unsqueeze(1);
   }
   if (k.dim() == 4) return k.permute({3, 2, 0, 1});
+  if (k.dim() == 3) return k.permute({2, 0, 1});
   if (k.dim() == 2) {
     if (p.flattened_from.size() == 3) {
       // Rows in Keras' H, W, C flatten order -> vizrun's C, H, W.

@@ -48,6 +48,10 @@ enum class OpKind {
   normalize,        ///< (x - mean) / max(sqrt(variance), 1e-7), Keras Normalization
   reshape,          ///< Keras Reshape: in Keras (H, W, C) order, to a rank-1 or rank-3 target
   identity,         ///< the graph input or a nested model's output under its own name
+  prelu,            ///< x or alpha * x below 0; alpha's LibTorch shape is attrs.target ({C, H', W'} or {C})
+  layer_norm,       ///< LayerNormalization over the channels of each position
+  conv2d_transpose, ///< Conv2DTranspose with TensorFlow's output sizes
+  resize,           ///< Resizing to attrs.target {height, width}
 };
 
 /// "relu", "sigmoid", "softmax", "tanh", "elu", "selu", "softplus", "swish"/"silu", "gelu" or "linear".
@@ -74,7 +78,8 @@ struct OpAttrs {
   /// leaky_relu and elu use alpha.
   double alpha = 0.0, max_value = -1.0, threshold = 0.0;
   std::vector<double> scale_values{1.0}, offset_values{0.0};  ///< rescale
-  Shape target;                      ///< reshape: target shape in Keras order, without batch
+  Shape target;                      ///< reshape: target shape in Keras order, without batch; prelu, resize: see OpKind
+  std::string interpolation = "bilinear";  ///< resize: "bilinear" or "nearest"
 };
 
 /// One learnable tensor (or BatchNorm statistic) of a layer.
