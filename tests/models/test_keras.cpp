@@ -120,7 +120,23 @@ TEST_CASE("keras: layer outputs, input gradients and logits equal Keras's", "[mo
     const double e_logits = relative_error(fixture["logits"], logits);
     CHECK(e_logits < 1e-4);
     std::cout << "keras oracle " << o.file << ": max relative error outputs " << worst_output << ", input gradients "
-              << worst_grad << ", logits " << e_logits << "\n";
+              << worst_grad << ", logits " << e_logits;
+    if (fixture.contains("gradcam")) {
+      // Grad-CAM as the gradcam technique computes it, from this backend's taps.
+      const auto& cam_ref = fixture["gradcam"];
+      const std::string layer = cam_ref["layer"];
+      torch::autograd::AutoGradMode grad(true);
+      const at::Tensor x = model->preprocess(pixels).requires_grad_(true);
+      const auto acts = model->forward(x, {layer, logits_layer});
+      const std::int64_t top = acts.at(logits_layer).argmax(1).item<std::int64_t>();
+      CHECK(top == cam_ref["class"].get<std::int64_t>());
+      const at::Tensor grads = torch::autograd::grad({acts.at(logits_layer).select(1, top).sum()}, {acts.at(layer)})[0];
+      const at::Tensor cam = (grads.mean({2, 3}, true) * acts.at(layer)).sum(1).relu().detach();
+      const double e_cam = relative_error(cam_ref["raw"], cam);
+      CHECK(e_cam < 1e-3);
+      std::cout << ", Grad-CAM at " << layer << " " << e_cam;
+    }
+    std::cout << "\n";
   }
 }
 

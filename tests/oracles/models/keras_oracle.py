@@ -30,7 +30,8 @@ and cats_vs_dogs's weights alone with save_weights() in Keras 3's .weights.h5 la
 
 For each model the fixture records, at several layers, the layer's output and the
 gradient with respect to the model input of the mean of channel 0 of that output
-(GradientTape), and the logits (the last Dense before its softmax / sigmoid).
+(GradientTape), the logits (the last Dense before its softmax / sigmoid) and, for two
+models, Grad-CAM of the top class's logit at a late layer (before normalising).
 Input: the formula pixels of common.py, [0, 255]. Writes
 tests/fixtures/models/keras/*.keras, *.h5 and tests/fixtures/models/keras_<model>.json.
 """
@@ -212,7 +213,22 @@ def summarize_nhwc(a):
     return summarize(np.asarray(a), samples=300)
 
 
-def record(name, model, taps, input_scale, logits_from, formats):
+def grad_cam(model, x, layer, dense):
+    """Grad-CAM with GradientTape: the top class's logit, its gradient at `layer`
+    averaged over positions, ReLU of the weighted channel sum (before normalising)."""
+    probe = keras.Model(model.inputs, [layer_output(model, layer), dense.input])
+    with tf.GradientTape() as tape:
+        features, before = probe(x)
+        logits = tf.matmul(before, dense.kernel) + dense.bias
+        top = int(tf.argmax(logits[0]))
+        score = logits[:, top]
+    grads = tape.gradient(score, features)
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+    cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1))
+    return {"layer": layer, "class": top, "raw": summarize(np.asarray(cam), samples=300)}
+
+
+def record(name, model, taps, input_scale, logits_from, formats, gradcam_layer=None):
     rng = np.random.default_rng(sum(name.encode()))
     randomize(model, rng)
     h, w = model.input_shape[1], model.input_shape[2]
@@ -242,6 +258,8 @@ def record(name, model, taps, input_scale, logits_from, formats):
     logits = tf.matmul(features, dense.kernel) + dense.bias
     out["logits"] = summarize_nhwc(logits)
     out["predictions"] = summarize_nhwc(model(x))
+    if gradcam_layer:
+        out["gradcam"] = grad_cam(model, x, gradcam_layer, dense)
     os.makedirs(os.path.join(OUT, "keras"), exist_ok=True)
     for ext in formats:
         path = os.path.join(OUT, "keras", name + "." + ext)
@@ -258,11 +276,11 @@ def main():
     record("mobilenet_like", mobilenet_like(),
            ["stem_conv", "stem_relu", "block1_add", "block2_pad", "block2_depthwise", "block3_add", "se_scale",
             "sep_conv", "leaky", "grouped_conv", "crop", "elu", "pool", "predictions"],
-           1.0, "predictions", ["keras"])
+           1.0, "predictions", ["keras"], gradcam_layer="head_conv")
     record("concat_net", concat_net(),
            ["normalize", "conv0_bn", "dense1_concat", "transition_pool", "branch5x5", "mixed", "diff", "max", "avg",
             "mixed2", "global_max", "logits", "probabilities"],
-           1.0, "logits", ["keras"])
+           1.0, "logits", ["keras"], gradcam_layer="mixed")
     record("cats_vs_dogs", cats_vs_dogs(),
            ["conv2d", "max_pooling2d", "conv2d_2", "conv2d_3", "max_pooling2d_3", "dense"],
            1.0 / 255.0, "dense_1", ["keras", "h5", "weights.h5"])
