@@ -212,6 +212,21 @@ TEST_CASE("keras: malformed model files give one line", "[models][keras]") {
   const std::string truncated = temp_dir("keras") + "/truncated.keras";
   std::ofstream(truncated, std::ios::binary) << bytes.substr(0, bytes.size() * 2 / 3);
   one_line(truncated, "is not a readable .keras zip");
+  // A damaged weights entry (one byte flipped inside it): the CRC check catches it, and
+  // the temporary copy of the weights is removed.
+  const auto temporaries = [] {
+    std::size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
+      n += e.path().filename().string().rfind("vizrun-keras-", 0) == 0;
+    return n;
+  };
+  const std::size_t before = temporaries();
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] = static_cast<char>(flipped[bytes.size() / 2] ^ 0x55);
+  const std::string damaged = temp_dir("keras") + "/damaged.keras";
+  std::ofstream(damaged, std::ios::binary) << flipped;
+  one_line(damaged, "model.weights.h5 is damaged");
+  CHECK(temporaries() == before);
   // A layer the weights file does not know.
   one_line(with_config_edit(cats, "\"conv2d_1\"", "\"conv2d_9\"", "missing_weight"),
            "layer 'conv2d_9' (Conv2D) has no weights in the file");

@@ -810,7 +810,13 @@ KerasModelFile::KerasModelFile(const std::string& path) : m_path(path) {
   const std::string head = first_bytes(path, 8);
   if (head.rfind("PK\x03\x04", 0) == 0) {
     m_format = "keras";
-    open_zip();
+    try {
+      open_zip();
+    } catch (...) {
+      // The destructor does not run for a constructor that throws.
+      if (m_temporary) std::remove(m_weights.c_str());
+      throw;
+    }
     return;
   }
   if (head.rfind("\x89HDF\r\n\x1a\n", 0) != 0)
@@ -861,6 +867,8 @@ void KerasModelFile::open_zip() {
     out.write(data, static_cast<std::streamsize>(n));
     if (!out) throw Error("keras: cannot write the temporary copy of " + m_path + "'s weights (disk full?)");
   });
+  out.close();
+  if (!out) throw Error("keras: cannot write the temporary copy of " + m_path + "'s weights (disk full?)");
 }
 
 KerasModelFile::~KerasModelFile() {
