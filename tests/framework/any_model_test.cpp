@@ -106,3 +106,22 @@ TEST_CASE("vizrun layers lists a Keras model's layers under their Keras names", 
   CHECK_THAT(text, Contains("max_pooling2d_3") && Contains("conv2d") && Contains("32 x 2 x 2"));
   CHECK_THAT(text, Contains("total parameters: 31,921"));
 }
+
+TEST_CASE("a malformed Keras model file stops vizrun with one line", "[any_model][keras]") {
+  const std::string dir = vizrun::testing::temp_dir("any-keras-bad");
+  const std::string bad = dir + "/bad.keras";
+  vizrun::host::write_file_atomic(bad, std::string("PK\x03\x04", 4) + "not really a zip");
+  const std::string config = keras_config(dir, "cats_vs_dogs.keras");
+  std::string text = vizrun::host::read_file(config);
+  text.replace(text.find(kSource + "/tests/fixtures/models/keras/cats_vs_dogs.keras"),
+               (kSource + "/tests/fixtures/models/keras/cats_vs_dogs.keras").size(), bad);
+  vizrun::host::write_file_atomic(config, text);
+  const std::string err = dir + "/stderr.txt";
+  const int status = std::system((std::string(VIZRUN_BINARY) + " " + config + " -q --out " + dir + "/run 2> " + err).c_str());
+  CHECK(status != 0);
+  const std::string message = vizrun::host::read_file(err);
+  // One error line naming the file and the reason; the host adds where the manifest is.
+  const std::string first = message.substr(0, message.find('\n'));
+  CHECK_THAT(first, Contains("vizrun: error:") && Contains("bad.keras is not a readable .keras zip"));
+  CHECK_THAT(message.substr(first.size()), !Contains("error"));
+}
