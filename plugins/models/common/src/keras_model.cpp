@@ -891,22 +891,14 @@ Shape keras_shape(const KerasLayerWeights& w, const std::string& var, const Para
 }
 
 /// A Keras-layout tensor in the parameter's LibTorch layout.
-at::Tensor to_torch_layout(const at::Tensor& k, const KerasLayerWeights& w, const std::string& var, const ParamSpec& p) {
+at::Tensor to_torch_layout(const at::Tensor& k, const KerasLayerWeights& w, const std::string& var) {
   if (k.dim() == 4 && (var == "depthwise_kernel" || (var == "kernel" && w.keras_class == "DepthwiseConv2D"))) {
     // (kh, kw, in, multiplier) -> (in * multiplier, 1, kh, kw): output channel c * m + j, as TensorFlow orders them.
     return k.reshape({k.size(0), k.size(1), -1}).permute({2, 0, 1}).unsqueeze(1);
   }
   if (k.dim() == 4) return k.permute({3, 2, 0, 1});
   if (k.dim() == 3) return k.permute({2, 0, 1});
-  if (k.dim() == 2) {
-    if (p.flattened_from.size() == 3) {
-      // Rows in Keras' H, W, C flatten order -> vizrun's C, H, W.
-      const Shape& chw = p.flattened_from;
-      return k.reshape({chw[1], chw[2], chw[0], k.size(1)}).permute({2, 0, 1, 3}).reshape({k.size(0), k.size(1)}).t();
-    }
-    return k.t();
-  }
-  return k;
+  return k;  // vectors; Dense kernels are read by read_dense_kernel
 }
 
 /// "inner/conv2d/kernel:0" -> {"conv2d", "kernel"}: legacy weight names are paths.
@@ -921,6 +913,33 @@ std::pair<std::string, std::string> split_weight_name(std::string name, const st
   const std::string rest = name.substr(0, slash);
   const auto before = rest.rfind('/');
   return {before == std::string::npos ? rest : rest.substr(before + 1), var};
+}
+
+}  // namespace
+
+namespace {
+
+/// A Dense kernel (in, out) into the weight (out, in), read in blocks of rows so that a
+/// large classifier never needs a second full-size copy (rows after a Flatten go from
+/// Keras' H, W, C order to C, H, W columns).
+void read_dense_kernel(const KerasH5& h5, std::pair<std::size_t, std::size_t> at, ParamSpec& p) {
+  constexpr std::int64_t kChunkBytes = 16 << 20;
+  const std::int64_t in = p.shape[1], out = p.shape[0];
+  const std::int64_t rows_per_chunk = std::max<std::int64_t>(1, kChunkBytes / (out * 4));
+  const Shape& chw = p.flattened_from;
+  for (std::int64_t r0 = 0; r0 < in; r0 += rows_per_chunk) {
+    const std::int64_t n = std::min(rows_per_chunk, in - r0);
+    at::Tensor rows = torch::empty({n, out}, torch::kFloat32);
+    h5.read(at.first, at.second, rows.data_ptr<float>(), r0, n);
+    if (chw.size() != 3) {
+      p.tensor.narrow(1, r0, n).copy_(rows.t());
+      continue;
+    }
+    // Keras row (h * W + w) * C + c is LibTorch column c * H * W + h * W + w.
+    const std::int64_t C = chw[0], HW = chw[1] * chw[2];
+    const at::Tensor row = torch::arange(r0, r0 + n, torch::kInt64);
+    p.tensor.index_copy_(1, (row % C) * HW + torch::div(row, C, "floor"), rows.t());
+  }
 }
 
 }  // namespace
@@ -990,12 +1009,16 @@ void load_keras_model_weights(KerasModel& model, const KerasModelFile& file) {
                            ", the config needs " + shape_string(want));
         continue;
       }
+      if (have.size() == 2) {
+        read_dense_kernel(h5, at, p);
+        continue;
+      }
       std::int64_t count = 1;
       for (auto d : have) count *= d;
       buffer.resize(static_cast<std::size_t>(count));
       h5.read(at.first, at.second, buffer.data());
       const at::Tensor keras = torch::from_blob(buffer.data(), have, torch::kFloat32);
-      p.tensor.copy_(to_torch_layout(keras, w, w.vars[v], p));
+      p.tensor.copy_(to_torch_layout(keras, w, w.vars[v]));
     }
   }
   for (const auto& [l, wi] : unused) {
