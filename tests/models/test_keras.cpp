@@ -3,6 +3,7 @@
 // input gradients of a channel mean as GradientTape computed them, and malformed
 // model files, each of which must give one line.
 #include <torch/torch.h>
+#include <hdf5.h>
 #include <zip.h>
 
 #include <filesystem>
@@ -12,7 +13,9 @@
 
 #include "catch_torch.h"
 #include "model_test_util.h"
+#include "vizrun_models/keras_h5_writer.h"
 #include "vizrun_models/keras_model.h"
+#include "vizrun_models/weights.h"
 
 using namespace vizrun;
 using namespace vizrun::models;
@@ -280,6 +283,21 @@ TEST_CASE("keras: the config reader refuses what it cannot represent", "[models]
   const auto m = build(functional_head + R"(, {"class_name": "ReLU", "name": "r", "config": {"name": "r", "max_value": 6.0}, "inbound_nodes": [[["in", 0, 0, {}]]]}]}})");
   CHECK(m.graph->nodes().size() == 2);
   CHECK(m.graph->nodes()[1].attrs.max_value == 6.0);
+  // A nested model reusing a name already taken: its layer becomes "<nested>/<name>",
+  // and its weights are still looked up as (nested, name).
+  const auto nested = build(R"({"class_name": "Functional", "config": {"name": "f", "input_layers": [["in", 0, 0]],
+    "output_layers": [["inner", 0, 0]], "layers": [)" + input + R"(,
+    {"class_name": "Conv2D", "name": "c", "config": {"name": "c", "filters": 2, "kernel_size": 1}, "inbound_nodes": [[["in", 0, 0, {}]]]},
+    {"class_name": "Sequential", "name": "inner", "config": {"name": "inner", "layers": [
+      {"class_name": "Conv2D", "config": {"name": "c", "filters": 3, "kernel_size": 1}}]},
+     "inbound_nodes": [[["c", 0, 0, {}]]]}]}})");
+  std::vector<std::string> names;
+  for (const auto& n : nested.graph->nodes()) names.push_back(n.name);
+  CHECK(names == std::vector<std::string>{"in", "c", "inner/c", "inner"});
+  REQUIRE(nested.weights.size() == 2);
+  CHECK(nested.weights[1].top == "inner");
+  CHECK(nested.weights[1].leaf == "c");
+  CHECK(nested.weights[1].layer == "inner/c");
 }
 
 TEST_CASE("keras: Keras 3 .weights.h5 files load into a backend that declares the architecture", "[models][keras]") {
@@ -301,4 +319,50 @@ TEST_CASE("keras: Keras 3 .weights.h5 files load into a backend that declares th
   const double e = relative_error(fixture["logits"], model->forward(x, {logits_layer}).at(logits_layer));
   CHECK(e < 1e-4);
   std::cout << "keras oracle cats_vs_dogs.weights.h5 through small_convnet: max relative error logits " << e << "\n";
+}
+
+TEST_CASE("keras: a Keras 2 (tf.keras) full-model .h5: model_weights with <layer>/<var>:0 names, Keras 2 config", "[models][keras]") {
+  // The weights as tf.keras 2 wrote them (the kit's writer, keras2 naming, model_weights
+  // group), and the architecture in Keras 2's spelling as the model_config attribute.
+  Graph graph(Shape{3, 10, 10});
+  graph.conv2d("conv2d", -1, 4, 3, 3, 2, "same", true, "relu");
+  graph.flatten("flatten", graph.last());
+  graph.dense("dense", graph.last(), 3, true, "softmax");
+  init_random(graph, 3);
+  for (auto& p : graph.params())
+    if (p.keras_var == "bias") p.tensor.uniform_(-0.1, 0.1);
+  const std::string path = temp_dir("keras") + "/tf_keras2.h5";
+  KerasH5WriteOptions options;
+  options.naming = "keras2";
+  options.model_weights_group = true;
+  write_keras_h5(graph, path, options);
+  const std::string config = R"({"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+    {"class_name": "Conv2D", "config": {"name": "conv2d", "batch_input_shape": [null, 10, 10, 3], "filters": 4,
+     "kernel_size": [3, 3], "strides": [2, 2], "padding": "same", "data_format": "channels_last",
+     "dilation_rate": [1, 1], "groups": 1, "activation": "relu", "use_bias": true}},
+    {"class_name": "Flatten", "config": {"name": "flatten", "data_format": "channels_last"}},
+    {"class_name": "Dense", "config": {"name": "dense", "units": 3, "activation": "softmax", "use_bias": true}}]},
+    "keras_version": "2.13.1", "backend": "tensorflow"})";
+  {
+    const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    REQUIRE(file >= 0);
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, config.size());
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t attr = H5Acreate2(file, "model_config", type, space, H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(H5Awrite(attr, type, config.data()) >= 0);
+    H5Aclose(attr);
+    H5Sclose(space);
+    H5Tclose(type);
+    H5Fclose(file);
+  }
+  auto model = keras_model(path);
+  CHECK(model->output_activation() == "softmax");
+  CHECK(model->logits_layer() == "dense");
+  graph.finalize(c10::Device(c10::kCPU));
+  torch::NoGradGuard no_grad;
+  const at::Tensor x = torch::rand({2, 3, 10, 10});
+  const at::Tensor ours = model->forward(x, {"dense"}).at("dense").softmax(1);
+  CHECK(torch::allclose(ours, graph.forward(x, {"dense"}).at("dense"), 1e-5, 1e-6));
+  CHECK(torch::allclose(model->forward(x, {"conv2d"}).at("conv2d"), graph.forward(x, {"conv2d"}).at("conv2d"), 1e-5, 1e-6));
 }
