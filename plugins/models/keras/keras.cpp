@@ -109,6 +109,10 @@ Loaded load(const CreateArgs& args) {
     if (pre.as_dict().count("std")) e.std = numbers(pre.at("std"));
     for (double s : e.std)
       if (!(s > 0)) throw Error("keras: preprocessing.std values must be positive");
+    for (const auto* v : {&e.mean, &e.std})
+      if (v->size() != 1 && static_cast<std::int64_t>(v->size()) != m.channels)
+        throw Error("keras: preprocessing.mean and .std need 1 or " + std::to_string(m.channels) +
+                    " values (one per input channel)");
     l.explicit_preprocessing = e;
     d.preprocessing = "none";
   } else {
