@@ -15,6 +15,7 @@ packages=(
   libcli11-dev            # command line
   libssl-dev              # sha256 of inputs and outputs
   libhdf5-dev             # Keras .h5 weights
+  libzip-dev              # Keras 3 .keras model files are zip archives (the keras model plugin)
   libcurl4-openssl-dev    # `weights: imagenet` downloads
   catch2                  # tests
   dataset-fashion-mnist   # the shipped demo model's test set

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_config fuzz_override fuzz_sweep fuzz_safetensors fuzz_keras_h5 fuzz_architecture)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_config fuzz_override fuzz_sweep fuzz_safetensors fuzz_keras_h5 fuzz_architecture fuzz_keras_model)
 build=${BUILD:-build-fuzz}
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 
@@ -48,6 +48,7 @@ for target in "${targets[@]}"; do
   case $target in
     fuzz_config|fuzz_override|fuzz_sweep) args+=(-dict=tests/fuzz/dict/yaml.dict -max_len=2048) ;;
     fuzz_architecture) args+=(-dict=tests/fuzz/dict/architecture.dict -max_len=2048) ;;
+    fuzz_keras_model) args+=(-dict=tests/fuzz/dict/keras_model.dict -max_len=65536) ;;
     fuzz_safetensors) args+=(-dict=tests/fuzz/dict/safetensors.dict) ;;
   esac
   # libhdf5 has no frame pointers: the slow unwinder sees through it, so lsan.supp can

@@ -107,6 +107,15 @@ GraphBackend::GraphBackend(std::unique_ptr<Graph> graph, BackendDescription desc
   m_graph->finalize(m_device, m_desc.channels_last && m_device.is_cpu(), m_desc.fold_layers);
 }
 
+GraphBackend::GraphBackend(std::unique_ptr<Graph> graph, BackendDescription description, const CreateArgs& args,
+                           WeightsInfo weights)
+    : m_graph(std::move(graph)), m_desc(std::move(description)), m_device(args.device), m_weights(std::move(weights)) {
+  if (args.precision != "fp32" && args.precision != "bf16" && args.host)
+    args.host->log(LogLevel::warning, "precision '" + args.precision +
+                                          "' is not supported by this backend; computing in fp32");
+  m_graph->finalize(m_device, m_desc.channels_last && m_device.is_cpu(), m_desc.fold_layers);
+}
+
 std::vector<LayerInfo> GraphBackend::layers() const { return m_graph->layers(); }
 
 std::vector<LayerInfo> GraphBackend::layers_for(std::int64_t height, std::int64_t width) const {

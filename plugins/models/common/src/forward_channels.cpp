@@ -29,7 +29,7 @@ at::Tensor GraphBackend::forward_channels(const at::Tensor& input, const std::st
   const std::int64_t n = input.dim() == 4 ? input.size(0) : 0;
   // The selected-filter convolution computes an N x N block and keeps its diagonal:
   // it pays only while N is well below the layer's filter count.
-  if (node.kind != OpKind::conv2d || !elementwise(node.attrs.activation) || node.inputs.size() != 1 ||
+  if (node.kind != OpKind::conv2d || node.attrs.groups != 1 || !elementwise(node.attrs.activation) || node.inputs.size() != 1 ||
       2 * n > node.attrs.filters)
     return ModelBackend::forward_channels(input, layer, channels);
   check_input(input, {layer});

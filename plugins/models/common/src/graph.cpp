@@ -17,14 +17,26 @@ namespace vizrun::models {
 
 namespace {
 
+/// The window a dilated kernel covers.
+std::int64_t dilated(std::int64_t k, std::int64_t d) { return d * (k - 1) + 1; }
+
 std::int64_t out_size(std::int64_t in, std::int64_t k, std::int64_t s, const std::string& padding) {
   if (padding == "same") return (in + s - 1) / s;
   if (in < k) return 0;
   return (in - k) / s + 1;
 }
 
+/// Keras' output length of a transposed convolution (no output_padding): the input
+/// times the stride, plus what of the window reaches past the last stride.
+std::int64_t transposed_size(std::int64_t in, std::int64_t k, std::int64_t s, const std::string& padding) {
+  if (padding == "same") return in * s;
+  return in * s + std::max<std::int64_t>(k - s, 0);
+}
+
 /// TensorFlow's "same" rule: total padding split with the extra pixel at the end.
-std::pair<std::int64_t, std::int64_t> same_pads(std::int64_t in, std::int64_t k, std::int64_t s) {
+std::pair<std::int64_t, std::int64_t> same_pads(std::int64_t in, std::int64_t k, std::int64_t s,
+                                                std::int64_t dilation = 1) {
+  k = dilated(k, dilation);
   std::int64_t out = (in + s - 1) / s;
   std::int64_t total = std::max<std::int64_t>((out - 1) * s + k - in, 0);
   return {total / 2, total - total / 2};
@@ -41,8 +53,17 @@ at::Tensor apply_activation(const at::Tensor& x, const Activation& a) {
   if (a == "softplus") return torch::softplus(x);
   if (a == "swish" || a == "silu") return torch::silu(x);
   if (a == "gelu") return torch::gelu(x);
+  if (a == "relu6") return torch::clamp(x, 0.0, 6.0);
+  // Keras 3's hard_sigmoid (relu6(x + 3) / 6) and hard_swish / hard_silu (x * that).
+  if (a == "hard_sigmoid") return torch::clamp(x + 3.0, 0.0, 6.0) / 6.0;
+  if (a == "hard_swish" || a == "hard_silu") return x * (torch::clamp(x + 3.0, 0.0, 6.0) / 6.0);
+  if (a == "leaky_relu") return torch::leaky_relu(x, 0.2);  // Keras' default negative slope
+  if (a == "softsign") return torch::nn::functional::softsign(x);
+  if (a == "exponential") return torch::exp(x);
+  if (a == "mish") return torch::mish(x);
   throw Error("unknown activation '" + a +
-              "'; expected relu, sigmoid, softmax, tanh, elu, selu, softplus, swish, silu, gelu or linear");
+              "'; expected relu, relu6, sigmoid, hard_sigmoid, softmax, tanh, elu, selu, softplus, softsign, swish, "
+              "silu, hard_swish, hard_silu, gelu, leaky_relu, mish, exponential or linear");
 }
 
 const char* kind_name(OpKind k) {
@@ -59,6 +80,21 @@ const char* kind_name(OpKind k) {
     case OpKind::global_avg_pool: return "global_avg_pool";
     case OpKind::global_max_pool: return "global_max_pool";
     case OpKind::add: return "add";
+    case OpKind::separable_conv2d: return "separable_conv2d";
+    case OpKind::crop: return "crop";
+    case OpKind::concat: return "concat";
+    case OpKind::subtract: return "subtract";
+    case OpKind::multiply: return "multiply";
+    case OpKind::average: return "average";
+    case OpKind::maximum: return "maximum";
+    case OpKind::rescale: return "rescale";
+    case OpKind::normalize: return "normalize";
+    case OpKind::reshape: return "reshape";
+    case OpKind::identity: return "identity";
+    case OpKind::prelu: return "prelu";
+    case OpKind::layer_norm: return "layer_norm";
+    case OpKind::conv2d_transpose: return "conv2d_transpose";
+    case OpKind::resize: return "resize";
   }
   return "?";
 }
@@ -95,13 +131,28 @@ void Graph::check_attrs(const Node& n) {
     if (value < min) fail(std::string(what) + " must be at least " + std::to_string(min) + ", got " + std::to_string(value));
   };
   switch (n.kind) {
+    case OpKind::resize:
+      if (a.target.size() != 2) fail("the target size must be {height, width}");
+      for (auto d : a.target) at_least("target size", d, 1);
+      if (a.interpolation != "bilinear" && a.interpolation != "nearest")
+        fail("interpolation must be bilinear or nearest, got '" + a.interpolation + "'");
+      break;
+    case OpKind::layer_norm:
+      if (!(a.epsilon > 0) || !std::isfinite(a.epsilon)) fail("epsilon must be a positive number");
+      break;
     case OpKind::conv2d:
+    case OpKind::separable_conv2d:
+    case OpKind::conv2d_transpose:
       at_least("filters", a.filters, 1);
+      at_least("dilation", a.dilation_h, 1);
+      at_least("dilation", a.dilation_w, 1);
+      at_least("groups", a.groups, 1);
+      at_least("depth multiplier", a.depth_multiplier, 1);
       [[fallthrough]];
     case OpKind::max_pool:
     case OpKind::avg_pool:
-      at_least(n.kind == OpKind::conv2d ? "kernel height" : "pool height", a.kernel_h, 1);
-      at_least(n.kind == OpKind::conv2d ? "kernel width" : "pool width", a.kernel_w, 1);
+      at_least(n.kind == OpKind::max_pool || n.kind == OpKind::avg_pool ? "pool height" : "kernel height", a.kernel_h, 1);
+      at_least(n.kind == OpKind::max_pool || n.kind == OpKind::avg_pool ? "pool width" : "kernel width", a.kernel_w, 1);
       at_least("stride", a.stride_h, 1);
       at_least("stride", a.stride_w, 1);
       if (a.padding != "valid" && a.padding != "same") fail("padding must be valid or same, got '" + a.padding + "'");
@@ -110,7 +161,15 @@ void Graph::check_attrs(const Node& n) {
       at_least("units", a.filters, 1);
       break;
     case OpKind::zero_pad:
+    case OpKind::crop:
       for (std::int64_t p : {a.pad_top, a.pad_bottom, a.pad_left, a.pad_right}) at_least("padding", p, 0);
+      break;
+    case OpKind::rescale:
+      if (a.scale_values.empty() || a.offset_values.empty()) fail("scale and offset need at least one value");
+      break;
+    case OpKind::reshape:
+      if (a.target.size() != 1 && a.target.size() != 3) fail("the target shape must have 1 or 3 dimensions");
+      for (auto d : a.target) at_least("target size", d, 1);
       break;
     case OpKind::batch_norm:
       if (!(a.epsilon > 0) || !std::isfinite(a.epsilon)) fail("epsilon must be a positive number");
@@ -180,16 +239,90 @@ Shape Graph::infer(const Node& n, const std::vector<Shape>& in) const {
   const OpAttrs& a = n.attrs;
   switch (n.kind) {
     case OpKind::conv2d:
+    case OpKind::separable_conv2d:
     case OpKind::max_pool:
     case OpKind::avg_pool: {
       need4(in[0]);
-      std::int64_t h = out_size(in[0][1], a.kernel_h, a.stride_h, a.padding);
-      std::int64_t w = out_size(in[0][2], a.kernel_w, a.stride_w, a.padding);
+      const bool pool = n.kind == OpKind::max_pool || n.kind == OpKind::avg_pool;
+      const std::int64_t kh = pool ? a.kernel_h : dilated(a.kernel_h, a.dilation_h);
+      const std::int64_t kw = pool ? a.kernel_w : dilated(a.kernel_w, a.dilation_w);
+      std::int64_t h = out_size(in[0][1], kh, a.stride_h, a.padding);
+      std::int64_t w = out_size(in[0][2], kw, a.stride_w, a.padding);
       if (h <= 0 || w <= 0)
         throw fail("input " + std::to_string(in[0][1]) + "x" + std::to_string(in[0][2]) +
-                   " is smaller than the window " + std::to_string(a.kernel_h) + "x" + std::to_string(a.kernel_w));
-      return {n.kind == OpKind::conv2d ? a.filters : in[0][0], h, w};
+                   " is smaller than the window " + std::to_string(kh) + "x" + std::to_string(kw));
+      if (n.kind == OpKind::conv2d && (in[0][0] % a.groups || a.filters % a.groups))
+        throw fail(std::to_string(in[0][0]) + " input channels and " + std::to_string(a.filters) +
+                   " filters must both be multiples of groups = " + std::to_string(a.groups));
+      return {pool ? in[0][0] : a.filters, h, w};
     }
+    case OpKind::conv2d_transpose: {
+      need4(in[0]);
+      return {a.filters, transposed_size(in[0][1], dilated(a.kernel_h, a.dilation_h), a.stride_h, a.padding),
+              transposed_size(in[0][2], dilated(a.kernel_w, a.dilation_w), a.stride_w, a.padding)};
+    }
+    case OpKind::resize:
+      need4(in[0]);
+      return {in[0][0], a.target[0], a.target[1]};
+    case OpKind::prelu:
+      if (a.target.size() != in[0].size()) throw fail("alpha " + shape_string(a.target) + " does not fit the input " + shape_string(in[0]));
+      for (std::size_t d = 0; d < a.target.size(); ++d)
+        if (a.target[d] != in[0][d] && a.target[d] != 1)
+          throw fail("alpha " + shape_string(a.target) + " does not fit the input " + shape_string(in[0]));
+      return in[0];
+    case OpKind::layer_norm:
+      return in[0];
+    case OpKind::crop: {
+      need4(in[0]);
+      const std::int64_t h = in[0][1] - a.pad_top - a.pad_bottom, w = in[0][2] - a.pad_left - a.pad_right;
+      if (h <= 0 || w <= 0)
+        throw fail("cropping leaves nothing of a " + std::to_string(in[0][1]) + "x" + std::to_string(in[0][2]) + " input");
+      return {in[0][0], h, w};
+    }
+    case OpKind::concat: {
+      Shape out = in[0];
+      for (std::size_t k = 1; k < in.size(); ++k) {
+        const bool same_rest = in[k].size() == out.size() && std::equal(in[k].begin() + 1, in[k].end(), out.begin() + 1);
+        if (!same_rest)
+          throw fail("inputs " + shape_string(in[0]) + " and " + shape_string(in[k]) +
+                     " differ in more than the channel count");
+        out[0] += in[k][0];
+      }
+      return out;
+    }
+    case OpKind::subtract:
+    case OpKind::multiply:
+    case OpKind::average:
+    case OpKind::maximum: {
+      // Keras broadcasting between equal ranks: each size equal, or 1 on one side.
+      Shape out = in[0];
+      for (const auto& s : in) {
+        if (s.size() != out.size()) throw fail("inputs " + shape_string(in[0]) + " and " + shape_string(s) + " differ in rank");
+        for (std::size_t d = 0; d < s.size(); ++d) {
+          if (s[d] != out[d] && s[d] != 1 && out[d] != 1)
+            throw fail("inputs have shapes " + shape_string(in[0]) + " and " + shape_string(s) + " that do not broadcast");
+          out[d] = std::max(out[d], s[d]);
+        }
+      }
+      return out;
+    }
+    case OpKind::rescale:
+      for (const auto* v : {&a.scale_values, &a.offset_values})
+        if (v->size() != 1 && static_cast<std::int64_t>(v->size()) != in[0].at(0))
+          throw fail(std::to_string(v->size()) + " scale or offset values for " + std::to_string(in[0].at(0)) + " channels");
+      return in[0];
+    case OpKind::reshape: {
+      std::int64_t from = 1, to = 1;
+      for (auto d : in[0]) from *= d;
+      for (auto d : a.target) to *= d;
+      if (from != to) throw fail("cannot reshape " + shape_string(in[0]) + " (" + std::to_string(from) + " values) to " +
+                                 shape_string(a.target) + " (Keras order)");
+      if (a.target.size() == 1) return a.target;
+      return {a.target[2], a.target[0], a.target[1]};
+    }
+    case OpKind::normalize:
+    case OpKind::identity:
+      return in[0];
     case OpKind::zero_pad:
       need4(in[0]);
       return {in[0][0], in[0][1] + a.pad_top + a.pad_bottom, in[0][2] + a.pad_left + a.pad_right};
@@ -207,8 +340,10 @@ Shape Graph::infer(const Node& n, const std::vector<Shape>& in) const {
     case OpKind::global_avg_pool:
     case OpKind::global_max_pool:
       need4(in[0]);
+      if (a.keepdims) return {in[0][0], 1, 1};
       return {in[0][0]};
     case OpKind::add:
+      if (in.size() < 2) throw fail("needs at least two inputs");
       for (const auto& s : in)
         if (s != in[0]) throw fail("inputs have different shapes " + shape_string(in[0]) + " and " + shape_string(s));
       return in[0];
@@ -223,49 +358,102 @@ Shape Graph::infer(const Node& n, const std::vector<Shape>& in) const {
 int Graph::conv2d(const std::string& name, int input, std::int64_t filters, std::int64_t kernel_h,
                   std::int64_t kernel_w, std::int64_t stride, const std::string& padding, bool use_bias,
                   const Activation& activation) {
-  Node n{name, OpKind::conv2d, {input}, {}, {}, {}};
-  n.attrs.filters = filters;
-  n.attrs.kernel_h = kernel_h;
-  n.attrs.kernel_w = kernel_w;
-  n.attrs.stride_h = n.attrs.stride_w = stride;
-  n.attrs.padding = padding;
-  n.attrs.use_bias = use_bias;
-  n.attrs.activation = activation;
-  apply_activation(torch::zeros({1, 1}), activation);  // validates the name (softmax needs a dim 1)
-  std::int64_t in_c = input_shape_of(name, input).at(0);
-  int index = push(std::move(n));
-  add_param(index, "kernel", "weight", {filters, in_c, kernel_h, kernel_w});
-  if (use_bias) add_param(index, "bias", "bias", {filters});
-  return index;
+  OpAttrs a;
+  a.filters = filters;
+  a.kernel_h = kernel_h;
+  a.kernel_w = kernel_w;
+  a.stride_h = a.stride_w = stride;
+  a.padding = padding;
+  a.use_bias = use_bias;
+  a.activation = activation;
+  return layer(name, OpKind::conv2d, {input}, a);
 }
 
 int Graph::dense(const std::string& name, int input, std::int64_t units, bool use_bias,
                  const Activation& activation) {
-  Node n{name, OpKind::dense, {input}, {}, {}, {}};
-  n.attrs.filters = units;
-  n.attrs.use_bias = use_bias;
-  n.attrs.activation = activation;
-  apply_activation(torch::zeros({1, 1}), activation);  // validates the name
+  OpAttrs a;
+  a.filters = units;
+  a.use_bias = use_bias;
+  a.activation = activation;
+  return layer(name, OpKind::dense, {input}, a);
+}
+
+int Graph::layer(const std::string& name, OpKind kind, const std::vector<int>& inputs, const OpAttrs& attrs,
+                 const std::string& type) {
+  const bool fused_activation = kind == OpKind::conv2d || kind == OpKind::separable_conv2d ||
+                                kind == OpKind::conv2d_transpose || kind == OpKind::dense;
+  if (fused_activation || kind == OpKind::activation)
+    apply_activation(torch::zeros({1, 1}), attrs.activation);  // validates the name (softmax needs a dim 1)
+  if (inputs.empty()) throw Error("layer '" + name + "' needs an input");
+  if (kind == OpKind::subtract && inputs.size() != 2) throw Error("subtract layer '" + name + "' needs exactly two inputs");
   // A copy: push() may reallocate m_nodes, and the input's shape is read after it.
-  const Shape in = input_shape_of(name, input);
-  int index = push(std::move(n));
-  // Keras stores the kernel of a Dense that follows Flatten with rows in H,W,C order.
-  Shape flattened_from;
-  for (int j = input; j >= 0;) {
-    const Node& up = m_nodes[j];
-    if (up.kind == OpKind::flatten) {
-      int src = up.inputs[0];
-      const Shape& s = src < 0 ? m_input_shape : m_nodes[src].shape;
-      if (s.size() == 3) flattened_from = s;
+  const Shape in = input_shape_of(name, inputs[0]);
+  Node n{name, kind, inputs, attrs, {}, {}, type};
+  const int index = push(std::move(n));
+  add_params_for(index, in);
+  return index;
+}
+
+void Graph::add_params_for(int index, const Shape& in) {
+  const Node& n = m_nodes[static_cast<std::size_t>(index)];
+  const OpAttrs a = n.attrs;
+  switch (n.kind) {
+    case OpKind::conv2d:
+      add_param(index, "kernel", "weight", {a.filters, in.at(0) / a.groups, a.kernel_h, a.kernel_w});
+      if (a.use_bias) add_param(index, "bias", "bias", {a.filters});
+      break;
+    case OpKind::separable_conv2d: {
+      const std::int64_t mid = in.at(0) * a.depth_multiplier;
+      add_param(index, "depthwise_kernel", "depthwise.weight", {mid, 1, a.kernel_h, a.kernel_w});
+      add_param(index, "pointwise_kernel", "pointwise.weight", {a.filters, mid, 1, 1});
+      if (a.use_bias) add_param(index, "bias", "bias", {a.filters});
       break;
     }
-    if (up.kind != OpKind::dropout && up.kind != OpKind::activation) break;
-    j = up.inputs[0];
+    case OpKind::dense: {
+      // Keras stores the kernel of a Dense that follows Flatten with rows in H,W,C order.
+      Shape flattened_from;
+      for (int j = n.inputs[0]; j >= 0;) {
+        const Node& up = m_nodes[static_cast<std::size_t>(j)];
+        if (up.kind == OpKind::flatten) {
+          int src = up.inputs[0];
+          const Shape& s = src < 0 ? m_input_shape : m_nodes[static_cast<std::size_t>(src)].shape;
+          if (s.size() == 3) flattened_from = s;
+          break;
+        }
+        if (up.kind != OpKind::dropout && up.kind != OpKind::activation && up.kind != OpKind::identity) break;
+        j = up.inputs[0];
+      }
+      int k = add_param(index, "kernel", "weight", {a.filters, in.at(0)});
+      m_params[static_cast<std::size_t>(k)].flattened_from = flattened_from;
+      if (a.use_bias) add_param(index, "bias", "bias", {a.filters});
+      break;
+    }
+    case OpKind::batch_norm: {
+      const std::int64_t c = in.at(0);
+      if (a.scale) add_param(index, "gamma", "weight", {c});
+      if (a.center) add_param(index, "beta", "bias", {c});
+      add_param(index, "moving_mean", "running_mean", {c}, true);
+      add_param(index, "moving_variance", "running_var", {c}, true);
+      break;
+    }
+    case OpKind::conv2d_transpose:
+      add_param(index, "kernel", "weight", {in.at(0), a.filters, a.kernel_h, a.kernel_w});
+      if (a.use_bias) add_param(index, "bias", "bias", {a.filters});
+      break;
+    case OpKind::prelu:
+      add_param(index, "alpha", "weight", a.target);
+      break;
+    case OpKind::layer_norm:
+      if (a.scale) add_param(index, "gamma", "weight", {in.at(0)});
+      if (a.center) add_param(index, "beta", "bias", {in.at(0)});
+      break;
+    case OpKind::normalize:
+      add_param(index, "mean", "mean", {in.at(0)}, true);
+      add_param(index, "variance", "variance", {in.at(0)}, true);
+      break;
+    default:
+      break;
   }
-  int k = add_param(index, "kernel", "weight", {units, in.at(0)});
-  m_params[k].flattened_from = flattened_from;
-  if (use_bias) add_param(index, "bias", "bias", {units});
-  return index;
 }
 
 int Graph::max_pool(const std::string& name, int input, std::int64_t pool, std::int64_t stride,
@@ -297,15 +485,9 @@ int Graph::zero_pad(const std::string& name, int input, std::int64_t top, std::i
 }
 
 int Graph::batch_norm(const std::string& name, int input, double epsilon) {
-  Node n{name, OpKind::batch_norm, {input}, {}, {}, {}};
-  n.attrs.epsilon = epsilon;
-  std::int64_t c = input_shape_of(name, input).at(0);
-  int index = push(std::move(n));
-  add_param(index, "gamma", "weight", {c});
-  add_param(index, "beta", "bias", {c});
-  add_param(index, "moving_mean", "running_mean", {c}, true);
-  add_param(index, "moving_variance", "running_var", {c}, true);
-  return index;
+  OpAttrs a;
+  a.epsilon = epsilon;
+  return layer(name, OpKind::batch_norm, {input}, a);
 }
 
 int Graph::activation(const std::string& name, int input, const Activation& activation) {
@@ -362,7 +544,7 @@ int Graph::require(const std::string& name) const {
 std::vector<LayerInfo> Graph::layers() const {
   std::vector<LayerInfo> out;
   out.reserve(m_nodes.size());
-  for (const auto& n : m_nodes) out.push_back({n.name, kind_name(n.kind), n.shape});
+  for (const auto& n : m_nodes) out.push_back({n.name, n.type.empty() ? kind_name(n.kind) : n.type, n.shape});
   return out;
 }
 
@@ -377,7 +559,7 @@ std::vector<LayerInfo> Graph::layers_for(std::int64_t height, std::int64_t width
     if (n.kind == OpKind::dense && in[0][0] != m_params[n.params[0]].shape[1]) break;
     shapes.push_back(infer(n, in));
     const Shape& s = shapes.back();
-    out.push_back({n.name, kind_name(n.kind), s});
+    out.push_back({n.name, n.type.empty() ? kind_name(n.kind) : n.type, s});
   }
   return out;
 }
@@ -450,7 +632,7 @@ void Graph::finalize(const c10::Device& device, bool channels_last, bool fold_la
   }
   for (std::size_t b = 0; b < m_nodes.size(); ++b) {
     const Node& bn = m_nodes[b];
-    if (bn.kind != OpKind::batch_norm || bn.inputs.size() != 1 || bn.inputs[0] < 0) continue;
+    if (bn.kind != OpKind::batch_norm || bn.inputs.size() != 1 || bn.inputs[0] < 0 || bn.params.size() != 4) continue;
     const int c = bn.inputs[0];
     const Node& conv = m_nodes[c];
     const bool linear = conv.attrs.activation.empty() || conv.attrs.activation == "linear";
@@ -473,13 +655,24 @@ at::Tensor Graph::activate(const at::Tensor& x, const Activation& activation) {
   return apply_activation(x, activation);
 }
 
+at::Tensor Graph::activate(const at::Tensor& x, const OpAttrs& a) {
+  if (a.activation == "relu" && (a.max_value >= 0 || a.alpha != 0 || a.threshold != 0)) {
+    // Keras ReLU: x above the threshold, negative_slope * (x - threshold) below it, capped at max_value.
+    at::Tensor y = torch::where(x >= a.threshold, x, (x - a.threshold) * a.alpha);
+    return a.max_value >= 0 ? torch::clamp_max(y, a.max_value) : y;
+  }
+  if (a.activation == "leaky_relu") return torch::leaky_relu(x, a.alpha);
+  if (a.activation == "elu") return torch::elu(x, a.alpha);
+  return apply_activation(x, a.activation);
+}
+
 at::Tensor Graph::convolve(const Node& n, at::Tensor x, const at::Tensor& weight, const at::Tensor& bias,
                            std::int64_t pad_h, std::int64_t pad_w) {
   const OpAttrs& a = n.attrs;
   std::int64_t ph = pad_h, pw = pad_w;
   if (a.padding == "same") {
-    auto [t, b] = same_pads(x.size(2), a.kernel_h, a.stride_h);
-    auto [l, r] = same_pads(x.size(3), a.kernel_w, a.stride_w);
+    auto [t, b] = same_pads(x.size(2), a.kernel_h, a.stride_h, a.dilation_h);
+    auto [l, r] = same_pads(x.size(3), a.kernel_w, a.stride_w, a.dilation_w);
     if (t == b && l == r) {
       ph = t;
       pw = l;
@@ -487,7 +680,9 @@ at::Tensor Graph::convolve(const Node& n, at::Tensor x, const at::Tensor& weight
       x = torch::constant_pad_nd(x, {l, r, t, b}, 0.0);
     }
   }
-  return torch::conv2d(x, weight, bias, {a.stride_h, a.stride_w}, {ph, pw});
+  // A separable convolution's depthwise step: one group per input channel.
+  const std::int64_t groups = n.kind == OpKind::separable_conv2d ? x.size(1) : a.groups;
+  return torch::conv2d(x, weight, bias, {a.stride_h, a.stride_w}, {ph, pw}, {a.dilation_h, a.dilation_w}, groups);
 }
 
 Activations Graph::forward(const at::Tensor& input, const std::vector<std::string>& taps,
@@ -557,6 +752,12 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
         y = apply_activation(y, a.activation);
         break;
       }
+      case OpKind::separable_conv2d: {
+        at::Tensor mid = convolve(n, x, compute_param_of(0), at::Tensor());
+        y = torch::conv2d(mid, compute_param_of(1), a.use_bias ? compute_param_of(2) : at::Tensor());
+        y = apply_activation(y, a.activation);
+        break;
+      }
       case OpKind::dense: {
         at::Tensor bias = a.use_bias ? compute_param_of(1) : at::Tensor();
         y = apply_activation(torch::linear(x, compute_param_of(0), bias), a.activation);
@@ -599,12 +800,114 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
           release_inputs(conv, values);
           break;
         }
-        y = torch::batch_norm(x, param(0), param(1), param(2), param(3), /*training=*/false, 0.0, a.epsilon,
-                              /*cudnn_enabled=*/true);
+        {
+          // gamma and beta are absent when the Keras layer has scale / center off.
+          std::size_t k = 0;
+          const at::Tensor gamma = a.scale ? param(k++) : at::Tensor();
+          const at::Tensor beta = a.center ? param(k++) : at::Tensor();
+          const at::Tensor& mean = param(k++);
+          y = torch::batch_norm(x, gamma, beta, mean, param(k), /*training=*/false, 0.0, a.epsilon,
+                                /*cudnn_enabled=*/true);
+        }
         break;
       case OpKind::activation:
-        y = apply_activation(x, a.activation);
+        y = activate(x, a);
         break;
+      case OpKind::identity:
+        y = x;
+        break;
+      case OpKind::prelu: {
+        const at::Tensor alpha = param(0).unsqueeze(0);
+        y = torch::where(x >= 0, x, x * alpha);
+        break;
+      }
+      case OpKind::layer_norm: {
+        const at::Tensor mean = x.mean(1, true);
+        const at::Tensor var = (x - mean).pow(2).mean(1, true);
+        y = (x - mean) * torch::rsqrt(var + a.epsilon);
+        const std::vector<std::int64_t> view = x.dim() == 4 ? std::vector<std::int64_t>{1, -1, 1, 1}
+                                                            : std::vector<std::int64_t>{1, -1};
+        std::size_t k = 0;
+        if (a.scale) y = y * param(k++).view(view);
+        if (a.center) y = y + param(k).view(view);
+        break;
+      }
+      case OpKind::conv2d_transpose: {
+        // The full transposed convolution, then TensorFlow's window of it: "same" drops
+        // half the overhang at the top/left; a window past the end reads zeros.
+        // The bias comes after the window: positions past the full output get it too.
+        at::Tensor full = torch::conv_transpose2d(x, compute_param_of(0), at::Tensor(), {a.stride_h, a.stride_w}, 0, 0, 1,
+                                                  {a.dilation_h, a.dilation_w});
+        const std::int64_t out_h = transposed_size(x.size(2), dilated(a.kernel_h, a.dilation_h), a.stride_h, a.padding);
+        const std::int64_t out_w = transposed_size(x.size(3), dilated(a.kernel_w, a.dilation_w), a.stride_w, a.padding);
+        std::int64_t top = 0, left = 0;
+        if (a.padding == "same") {
+          top = std::max<std::int64_t>(dilated(a.kernel_h, a.dilation_h) - a.stride_h, 0) / 2;
+          left = std::max<std::int64_t>(dilated(a.kernel_w, a.dilation_w) - a.stride_w, 0) / 2;
+        }
+        full = torch::constant_pad_nd(full, {0, std::max<std::int64_t>(left + out_w - full.size(3), 0), 0,
+                                             std::max<std::int64_t>(top + out_h - full.size(2), 0)}, 0.0);
+        y = full.slice(2, top, top + out_h).slice(3, left, left + out_w);
+        if (a.use_bias) y = y + compute_param_of(1).view({1, -1, 1, 1});
+        y = apply_activation(y, a.activation);
+        break;
+      }
+      case OpKind::resize:
+        // Half-pixel centres, as tf.image.resize (Keras' Resizing) computes.
+        y = a.interpolation == "nearest" ? at::_upsample_nearest_exact2d(x, {a.target[0], a.target[1]})
+                                         : torch::upsample_bilinear2d(x, {a.target[0], a.target[1]}, false);
+        break;
+      case OpKind::crop:
+        y = x.slice(2, a.pad_top, x.size(2) - a.pad_bottom).slice(3, a.pad_left, x.size(3) - a.pad_right);
+        break;
+      case OpKind::concat: {
+        std::vector<at::Tensor> parts;
+        for (std::size_t k = 0; k < n.inputs.size(); ++k) parts.push_back(in(k));
+        y = torch::cat(parts, 1);
+        break;
+      }
+      case OpKind::subtract:
+        y = in(0) - in(1);
+        break;
+      case OpKind::multiply:
+        y = in(0);
+        for (std::size_t k = 1; k < n.inputs.size(); ++k) y = y * in(k);
+        break;
+      case OpKind::average:
+        y = in(0);
+        for (std::size_t k = 1; k < n.inputs.size(); ++k) y = y + in(k);
+        y = y / static_cast<double>(n.inputs.size());
+        break;
+      case OpKind::maximum:
+        y = in(0);
+        for (std::size_t k = 1; k < n.inputs.size(); ++k) y = torch::maximum(y, in(k));
+        break;
+      case OpKind::rescale: {
+        // One value per channel: channels are dim 1 in NCHW and in N x C.
+        auto per_channel = [&](const std::vector<double>& v) {
+          at::Tensor t = torch::tensor(v, x.options().dtype(at::kDouble)).to(x.scalar_type());
+          return x.dim() == 4 ? t.view({1, -1, 1, 1}) : t.view({1, -1});
+        };
+        y = x * per_channel(a.scale_values) + per_channel(a.offset_values);
+        break;
+      }
+      case OpKind::normalize: {
+        const at::Tensor& mean = param(0);
+        const at::Tensor& variance = param(1);
+        const std::vector<std::int64_t> view = x.dim() == 4 ? std::vector<std::int64_t>{1, -1, 1, 1}
+                                                            : std::vector<std::int64_t>{1, -1};
+        y = (x - mean.view(view)) / torch::clamp_min(variance.sqrt(), 1e-7).view(view);
+        break;
+      }
+      case OpKind::reshape: {
+        // In Keras order (N, H, W, C), back to NCHW for a rank-3 target.
+        at::Tensor keras = x.dim() == 4 ? x.permute({0, 2, 3, 1}) : x;
+        Shape target{x.size(0)};
+        target.insert(target.end(), a.target.begin(), a.target.end());
+        y = keras.reshape(target);
+        if (y.dim() == 4) y = y.permute({0, 3, 1, 2});
+        break;
+      }
       case OpKind::dropout:
         y = x;
         break;
@@ -612,10 +915,11 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
         y = x.flatten(1);
         break;
       case OpKind::global_avg_pool:
-        y = x.mean({2, 3});
+        y = x.mean({2, 3}, a.keepdims);
         break;
       case OpKind::global_max_pool:
         y = std::get<0>(x.flatten(2).max(2));
+        if (a.keepdims) y = y.unsqueeze(2).unsqueeze(3);
         break;
       case OpKind::add: {
         y = in(0);

@@ -112,12 +112,23 @@ std::vector<std::string> read_h5_string_list(std::int64_t object, const std::str
   return out;
 }
 
+std::string read_h5_root_string_attribute(const std::string& path, const std::string& name) {
+  quiet_hdf5();
+  if (H5Fis_hdf5(path.c_str()) <= 0) throw Error("'" + path + "' is not an HDF5 file");
+  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!file.valid()) throw Error("cannot open HDF5 file '" + path + "'");
+  Handle root(H5Gopen2(file.get(), "/", H5P_DEFAULT), H5Gclose);
+  if (!root.valid() || !attribute_exists(root.get(), name)) return "";
+  auto values = read_one_string_attribute(root.get(), name);
+  return values.empty() ? "" : values[0];
+}
+
 struct KerasH5::Impl {
   Handle file;
   Handle root;  // the group holding layer_names (the root or model_weights)
 };
 
-KerasH5::KerasH5(const std::string& path) : m_impl(std::make_unique<Impl>()), m_path(path) {
+KerasH5::KerasH5(const std::string& path, bool allow_keras3) : m_impl(std::make_unique<Impl>()), m_path(path) {
   quiet_hdf5();
   if (H5Fis_hdf5(path.c_str()) <= 0) throw Error("'" + path + "' is not an HDF5 file");
   m_impl->file = Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
@@ -130,6 +141,11 @@ KerasH5::KerasH5(const std::string& path) : m_impl(std::make_unique<Impl>()), m_
     m_impl->root = std::move(top);
   } else if (link_exists(f, "model_weights")) {
     m_impl->root = Handle(H5Gopen2(f, "model_weights", H5P_DEFAULT), H5Gclose);
+  } else if (allow_keras3 && link_exists(f, "layers")) {
+    m_keras3 = true;
+    m_impl->root = std::move(top);
+    read_keras3_layers(m_impl->root.get(), "", "", 0);
+    return;
   } else if (link_exists(f, "layers") || link_exists(f, "_layer_checkpoint_dependencies")) {
     throw Error("'" + path + "' is a Keras 3 '.weights.h5' file, which names weights by layer class, not by layer; "
                 "save the weights in the legacy layout (a file name ending in .h5 but not .weights.h5) or as safetensors");
@@ -141,6 +157,7 @@ KerasH5::KerasH5(const std::string& path) : m_impl(std::make_unique<Impl>()), m_
   for (const auto& layer : names) {
     H5Layer L;
     L.name = layer;
+    L.keras_name = layer;
     if (!link_exists(g, layer)) {
       // Layers without weights may have no group at all in some writers.
       m_layers.push_back(std::move(L));
@@ -162,6 +179,73 @@ KerasH5::KerasH5(const std::string& path) : m_impl(std::make_unique<Impl>()), m_
       L.weights.push_back(std::move(weight));
     }
     m_layers.push_back(std::move(L));
+  }
+}
+
+namespace {
+
+/// Names of the links in a group, in HDF5's name order.
+std::vector<std::string> children(hid_t group) {
+  std::vector<std::string> names;
+  H5G_info_t info;
+  if (H5Gget_info(group, &info) < 0) return names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    ssize_t size = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (size <= 0) continue;
+    std::string name(static_cast<std::size_t>(size), '\0');
+    H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT);
+    names.push_back(name);
+  }
+  return names;
+}
+
+bool is_group(hid_t parent, const std::string& name) {
+  H5O_info_t info;
+  if (H5Oget_info_by_name(parent, name.c_str(), &info, H5P_DEFAULT) < 0) return false;
+  return info.type == H5O_TYPE_GROUP;
+}
+
+}  // namespace
+
+void KerasH5::read_keras3_layers(std::int64_t group, const std::string& path, const std::string& keras_prefix,
+                                 int depth) {
+  // Nested models nest their own layers/ groups; a bound keeps a hostile file finite.
+  if (depth > 32) throw Error("'" + m_path + "': layers nested more than 32 deep");
+  const hid_t g = static_cast<hid_t>(group);
+  if (!link_exists(g, "layers") || !is_group(g, "layers")) return;
+  Handle layers(H5Gopen2(g, "layers", H5P_DEFAULT), H5Gclose);
+  for (const auto& child : children(layers.get())) {
+    if (!is_group(layers.get(), child)) continue;
+    Handle lg(H5Gopen2(layers.get(), child.c_str(), H5P_DEFAULT), H5Gclose);
+    const std::string group_path = path + "layers/" + child;
+    std::string keras_name = child;
+    if (link_exists(lg.get(), "vars") && is_group(lg.get(), "vars")) {
+      Handle vars(H5Gopen2(lg.get(), "vars", H5P_DEFAULT), H5Gclose);
+      if (attribute_exists(vars.get(), "name")) {
+        auto names = read_one_string_attribute(vars.get(), "name");
+        if (!names.empty()) keras_name = names[0];
+      }
+      H5Layer L;
+      L.name = group_path;
+      L.keras_name = keras_prefix + keras_name;
+      // vars/0, vars/1, ...: the variable order; stop at the first gap.
+      for (int i = 0; link_exists(vars.get(), std::to_string(i)); ++i) {
+        const std::string w = "vars/" + std::to_string(i);
+        Handle ds(H5Dopen2(lg.get(), w.c_str(), H5P_DEFAULT), H5Dclose);
+        if (!ds.valid()) throw Error("'" + m_path + "': '" + group_path + "/" + w + "' is not a dataset");
+        Handle space(H5Dget_space(ds.get()), H5Sclose);
+        int rank = H5Sget_simple_extent_ndims(space.get());
+        if (rank < 0 || rank > 8) throw Error("'" + m_path + "': '" + group_path + "/" + w + "' has an unusable shape");
+        std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+        if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+        H5Weight weight;
+        weight.name = w;
+        for (auto d : dims) weight.shape.push_back(static_cast<std::int64_t>(d));
+        L.weights.push_back(std::move(weight));
+      }
+      m_layers.push_back(std::move(L));
+    }
+    read_keras3_layers(lg.get(), group_path + "/", keras_prefix + keras_name + "/", depth + 1);
   }
 }
 

@@ -79,10 +79,12 @@ void init_random(Graph& graph, std::uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   for (auto& p : graph.params()) {
     at::Tensor& t = p.tensor;
-    if (p.keras_var == "kernel") {
+    const std::string& v = p.keras_var;
+    // kernel, depthwise_kernel, pointwise_kernel; variance is Normalization's.
+    if (v.size() >= 6 && v.compare(v.size() - 6, 6, "kernel") == 0) {
       double fan_in = static_cast<double>(numel(p.shape) / p.shape[0]);
       t.normal_(0.0, std::sqrt(2.0 / fan_in), gen);
-    } else if (p.keras_var == "gamma" || p.keras_var == "moving_variance") {
+    } else if (v == "gamma" || v == "moving_variance" || v == "variance") {
       t.fill_(1.0);
     } else {
       t.zero_();
@@ -91,7 +93,9 @@ void init_random(Graph& graph, std::uint64_t seed) {
 }
 
 WeightsInfo load_keras_h5(Graph& graph, const std::string& path, const WeightsPlan& plan, const Host* host) {
-  KerasH5 file(path);
+  // Keras 3 `.weights.h5` too: its layers are found by the name Keras records on
+  // each `vars` group, their tensors by position, as in the legacy layout.
+  KerasH5 file(path, /*allow_keras3=*/true);
   auto& params = graph.params();
   const auto& nodes = graph.nodes();
 
@@ -108,16 +112,16 @@ WeightsInfo load_keras_h5(Graph& graph, const std::string& path, const WeightsPl
   std::vector<char> filled(nodes.size(), 0);
   for (std::size_t fi : file_layers) {
     const H5Layer& L = file.layers()[fi];
-    auto alias = plan.layer_aliases.find(L.name);
-    std::string name = alias == plan.layer_aliases.end() ? L.name : alias->second;
+    auto alias = plan.layer_aliases.find(L.keras_name);
+    std::string name = alias == plan.layer_aliases.end() ? L.keras_name : alias->second;
     int node = graph.find(name);
     if (node >= 0 && !nodes[node].params.empty() && !filled[node]) {
       pairs.emplace_back(fi, node);
       filled[node] = 1;
-    } else if (plan.optional_layers.count(L.name) || plan.optional_layers.count(name)) {
-      for (const auto& w : L.weights) info.skipped.push_back(L.name + "/" + w.name);
+    } else if (plan.optional_layers.count(L.keras_name) || plan.optional_layers.count(name)) {
+      for (const auto& w : L.weights) info.skipped.push_back(L.keras_name + "/" + w.name);
     } else {
-      unknown.push_back(L.name);
+      unknown.push_back(L.keras_name);
     }
   }
   for (int n : model_layers)

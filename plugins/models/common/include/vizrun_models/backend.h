@@ -37,6 +37,10 @@ class GraphBackend : public ModelBackend, public ChannelForward, public LayerSum
   /// Loads weights per `plan` from `args.weights`, moves the graph to `args.device`.
   GraphBackend(std::unique_ptr<Graph> graph, BackendDescription description, const CreateArgs& args,
                const WeightsPlan& plan);
+  /// For a graph whose parameters the backend has filled itself (a model file that
+  /// holds its own architecture): `weights` describes where they came from.
+  GraphBackend(std::unique_ptr<Graph> graph, BackendDescription description, const CreateArgs& args,
+               WeightsInfo weights);
 
   std::vector<LayerInfo> layers() const override;
   std::vector<LayerInfo> layers_for(std::int64_t height, std::int64_t width) const override;

@@ -37,6 +37,21 @@ enum class OpKind {
   global_avg_pool,
   global_max_pool,
   add,
+  separable_conv2d, ///< SeparableConv2D: depthwise kernel, then a 1x1 pointwise kernel, bias, activation
+  crop,             ///< Cropping2D (amounts in pad_*)
+  concat,           ///< Concatenate along channels
+  subtract,         ///< first input minus the second
+  multiply,         ///< element-wise product (Keras broadcasting: equal ranks, sizes equal or 1)
+  average,
+  maximum,
+  rescale,          ///< x * scale + offset (scalars or one value per channel)
+  normalize,        ///< (x - mean) / max(sqrt(variance), 1e-7), Keras Normalization
+  reshape,          ///< Keras Reshape: in Keras (H, W, C) order, to a rank-1 or rank-3 target
+  identity,         ///< the graph input or a nested model's output under its own name
+  prelu,            ///< x or alpha * x below 0; alpha's LibTorch shape is attrs.target ({C, H', W'} or {C})
+  layer_norm,       ///< LayerNormalization over the channels of each position
+  conv2d_transpose, ///< Conv2DTranspose with TensorFlow's output sizes
+  resize,           ///< Resizing to attrs.target {height, width}
 };
 
 /// "relu", "sigmoid", "softmax", "tanh", "elu", "selu", "softplus", "swish"/"silu", "gelu" or "linear".
@@ -53,6 +68,18 @@ struct OpAttrs {
   Activation activation = "linear";
   double epsilon = 1e-3;             ///< batch_norm
   double rate = 0.0;                 ///< dropout (unused at inference)
+  std::int64_t dilation_h = 1, dilation_w = 1;  ///< conv2d, separable_conv2d
+  std::int64_t groups = 1;           ///< conv2d: groups (in channels for a depthwise convolution)
+  std::int64_t depth_multiplier = 1; ///< separable_conv2d
+  bool center = true, scale = true;  ///< batch_norm: beta / gamma present
+  bool keepdims = false;             ///< global pools: keep 1x1 spatial dimensions
+  /// activation node parameters (Keras ReLU, LeakyReLU, ELU layers): relu uses
+  /// max_value (< 0: none), threshold and alpha as the negative slope;
+  /// leaky_relu and elu use alpha.
+  double alpha = 0.0, max_value = -1.0, threshold = 0.0;
+  std::vector<double> scale_values{1.0}, offset_values{0.0};  ///< rescale
+  Shape target;                      ///< reshape: target shape in Keras order, without batch; prelu, resize: see OpKind
+  std::string interpolation = "bilinear";  ///< resize: "bilinear" or "nearest"
 };
 
 /// One learnable tensor (or BatchNorm statistic) of a layer.
@@ -78,6 +105,7 @@ struct Node {
   OpAttrs attrs;
   std::vector<int> params;  ///< indices into Graph::params(), in Keras weight order
   Shape shape;              ///< output shape (no batch) for the build-time input size
+  std::string type;         ///< the type layers() reports; empty: the kind's name
 };
 
 class Graph {
@@ -104,6 +132,11 @@ class Graph {
   int global_avg_pool(const std::string& name, int input);
   int global_max_pool(const std::string& name, int input);
   int add(const std::string& name, const std::vector<int>& inputs);
+  /// Any kind with its attributes: the parameters the kind needs are allocated from
+  /// the attributes and the input shapes. `type` is what layers() reports (empty: the
+  /// kind's name), e.g. a Keras class name.
+  int layer(const std::string& name, OpKind kind, const std::vector<int>& inputs, const OpAttrs& attrs,
+            const std::string& type = "");
 
   /// Index of the most recently added node (the default input of the next one).
   int last() const { return static_cast<int>(m_nodes.size()) - 1; }
@@ -157,10 +190,14 @@ class Graph {
                              std::int64_t pad_h = 0, std::int64_t pad_w = 0);
   /// A Keras activation by name (throws vizrun::Error for an unknown one).
   static at::Tensor activate(const at::Tensor& x, const Activation& activation);
+  /// An activation node's function, with its parameters (max_value, alpha, threshold).
+  static at::Tensor activate(const at::Tensor& x, const OpAttrs& attrs);
   bool channels_last() const { return m_channels_last; }
 
  private:
   int push(Node node);
+  /// The parameters a node of its kind computes with, in Keras weight order.
+  void add_params_for(int index, const Shape& in);
   /// Throws vizrun::Error naming the layer when an attribute is out of range (a
   /// window or stride below 1 would divide by zero in the shape rules).
   static void check_attrs(const Node& node);
