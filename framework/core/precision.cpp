@@ -91,6 +91,7 @@ PrecisionScope::PrecisionScope(const std::string& precision, c10::Device device)
   if (device.is_cuda()) {
     at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
     at::autocast::set_enabled(bf16);
+    if (!bf16) m_strict_fp32.emplace();  // fp32 is always fp32: cuDNN would use TF32
   } else {
     at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
     at::autocast::set_cpu_enabled(bf16);

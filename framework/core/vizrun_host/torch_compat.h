@@ -3,6 +3,7 @@
 /// Where LibTorch 1.13 (Debian's libtorch-dev) and 2.x (PyPI's torch) differ in an
 /// API vizrun uses, the difference is bridged here, and only here.
 
+#include <ATen/Context.h>
 #include <c10/util/Exception.h>
 #include <torch/version.h>
 
@@ -10,13 +11,31 @@
 
 namespace vizrun::host {
 
+/// The process-wide warning handler: its getter and setter are static members of
+/// c10::Warning in 1.13 and free functions of c10::WarningUtils in 2.x.
+inline c10::WarningHandler* current_warning_handler() {
+#if TORCH_VERSION_MAJOR >= 2
+  return c10::WarningUtils::get_warning_handler();
+#else
+  return c10::Warning::get_warning_handler();
+#endif
+}
+
+inline void install_warning_handler(c10::WarningHandler* handler) {
+#if TORCH_VERSION_MAJOR >= 2
+  c10::WarningUtils::set_warning_handler(handler);
+#else
+  c10::Warning::set_warning_handler(handler);
+#endif
+}
+
 /// A LibTorch warning handler that sees each warning's message and may pass it on to
 /// the handler it replaced. The virtual c10::WarningHandler::process takes
 /// (SourceLocation, message, verbatim) in 1.13 and a c10::Warning in 2.x.
 class MessageWarningHandler : public c10::WarningHandler {
  public:
-  MessageWarningHandler() : m_previous(c10::Warning::get_warning_handler()) { c10::Warning::set_warning_handler(this); }
-  ~MessageWarningHandler() override { c10::Warning::set_warning_handler(m_previous); }
+  MessageWarningHandler() : m_previous(current_warning_handler()) { install_warning_handler(this); }
+  ~MessageWarningHandler() override { install_warning_handler(m_previous); }
   MessageWarningHandler(const MessageWarningHandler&) = delete;
   MessageWarningHandler& operator=(const MessageWarningHandler&) = delete;
 
@@ -35,6 +54,29 @@ class MessageWarningHandler : public c10::WarningHandler {
 
  private:
   c10::WarningHandler* m_previous;
+};
+
+/// Keeps CUDA's float32 convolutions and matrix products in IEEE float32 while alive
+/// (no TF32, which cuDNN convolutions use by default on Ampere and later and which keeps
+/// only 10 bits of mantissa), then restores the settings found. The per-flag setters
+/// exist in 1.13 and 2.x (later 2.x releases added the per-backend setFloat32Precision,
+/// which these setters still drive), so they serve both.
+class StrictFloat32 {
+ public:
+  StrictFloat32()
+      : m_cudnn(at::globalContext().allowTF32CuDNN()), m_cublas(at::globalContext().allowTF32CuBLAS()) {
+    at::globalContext().setAllowTF32CuDNN(false);
+    at::globalContext().setAllowTF32CuBLAS(false);
+  }
+  ~StrictFloat32() {
+    at::globalContext().setAllowTF32CuDNN(m_cudnn);
+    at::globalContext().setAllowTF32CuBLAS(m_cublas);
+  }
+  StrictFloat32(const StrictFloat32&) = delete;
+  StrictFloat32& operator=(const StrictFloat32&) = delete;
+
+ private:
+  bool m_cudnn, m_cublas;
 };
 
 }  // namespace vizrun::host
