@@ -53,6 +53,9 @@ if(_vizrun_torch_wheel)
     list(REMOVE_ITEM TORCH_LIBRARIES "${CUDA_NVRTC_LIB}")
     list(APPEND TORCH_LIBRARIES "${_wheel_nvrtc}")
   endif()
+  # Installed binaries keep the wheel's library folders in their RPATH (Dockerfile.cuda
+  # installs such a build): the wheel's libraries are nowhere the loader looks by itself.
+  set(CMAKE_INSTALL_RPATH_USE_LINK_PATH ON)
   message(STATUS "LibTorch: PyPI's torch wheel at ${_vizrun_torch_wheel}")
 else()
   message(STATUS "LibTorch: ${TORCH_LIBRARY}")

@@ -5,7 +5,7 @@
 #   - `vizrun validate` passes on a shipped config (/usr/share/vizrun/configs/demo.yaml);
 #   - the out-of-tree example (examples/saliency) configures with find_package(vizrun)
 #     against the installed SDK.
-# Install: `dpkg -i` as root (then `dpkg -r` at the end, leaving the machine as it was),
+# Install: `dpkg -i` as root (then `dpkg -P` at the end, leaving the machine as it was),
 # or with VIZRUN_DEB_INSTALL=extract (and when not root) `dpkg -x` into a clean prefix,
 # which exercises the same relative lookups (plugins beside ../lib, the SDK's config).
 set -euo pipefail
@@ -24,7 +24,7 @@ dpkg-deb --field "$deb" Package Version Installed-Size Depends Recommends | sed 
 prefix=/usr
 scratch=$(mktemp -d)
 cleanup() {
-  if [ "$mode" = dpkg ]; then dpkg -r vizrun >/dev/null 2>&1 || true; fi
+  if [ "$mode" = dpkg ]; then dpkg -P vizrun >/dev/null 2>&1 || true; fi
   rm -rf "$scratch"
 }
 trap cleanup EXIT

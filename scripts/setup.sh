@@ -15,6 +15,7 @@
 #   VIZRUN_JOBS           parallel compile jobs (default: all cores)
 #   VIZRUN_TARGETS        build only these targets (space-separated; default: everything)
 #   VIZRUN_CONFIGURE_ONLY =1: install and configure, build nothing (CI builds under a time limit)
+#   VIZRUN_CUDA_TOOLKIT   =pypi: take nvcc from PyPI even where the machine has a CUDA toolkit
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +24,7 @@ while (($#)); do
   case "$1" in
     --torch) torch_source=${2:-}; shift 2 || { echo "setup.sh: --torch needs debian or pypi" >&2; exit 2; } ;;
     --torch=*) torch_source=${1#--torch=}; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown argument '$1' (expected --torch debian|pypi)" >&2; exit 2 ;;
   esac
 done
@@ -89,11 +90,45 @@ fi
 have=$("$python" -c 'import torch; print(torch.__version__)' 2>/dev/null)
 torch_prefix=$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null)
 
-# The wheel's Caffe2 config looks for the CUDA toolkit (nvcc) when the wheel has CUDA:
-# Debian puts nvcc on PATH, NVIDIA's installer under /usr/local/cuda.
+# The wheel's Caffe2 config needs a CUDA toolkit (nvcc, headers, libraries) when the
+# wheel has CUDA. The machine's is used where there is one (nvcc on PATH, or NVIDIA's
+# installer's /usr/local/cuda); where there is none (or VIZRUN_CUDA_TOOLKIT=pypi), PyPI's
+# nvcc of the wheel's own CUDA version is put into the venv beside the wheel's runtime.
+pypi_cuda_toolkit() {
+  [ -z "${VIZRUN_TORCH_PYTHON:-}" ] || {
+    echo "setup.sh: no CUDA toolkit (nvcc) here, and VIZRUN_TORCH_PYTHON's environment is not ours to add one to" >&2
+    return 1; }
+  local runtime cu lib
+  runtime=$("$python" -m pip show nvidia-cuda-runtime 2>/dev/null | sed -n 's/^Version: //p')
+  [ -n "$runtime" ] || { echo "setup.sh: the wheel has CUDA but no nvidia-cuda-runtime package" >&2; return 1; }
+  "$python" -m pip install -q --disable-pip-version-check \
+    "nvidia-cuda-nvcc==$runtime" "nvidia-nvvm==$runtime" "nvidia-cuda-crt==$runtime" >&2
+  cu=$("$python" -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu" + "'"${runtime%%.*}"'"))')
+  # CMake looks for the unversioned names a toolkit has (libcudart.so, ...); the wheels
+  # ship the versioned ones only.
+  for lib in "$cu"/lib/lib*.so.*; do
+    local plain=${lib%%.so.*}.so
+    [ -e "$plain" ] || ln -s "$(basename "$lib")" "$plain"
+  done
+  echo "$cu"
+}
 cuda_args=()
-if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
-  cuda_args+=(-DCUDAToolkit_ROOT=/usr/local/cuda -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc)
+has_cuda=$("$python" -c 'import torch; print(1 if torch.version.cuda else 0)' 2>/dev/null || echo 0)
+if [ "$has_cuda" = 1 ]; then
+  toolkit=""
+  if [ "${VIZRUN_CUDA_TOOLKIT:-}" = pypi ]; then
+    toolkit=$(pypi_cuda_toolkit)
+  elif command -v nvcc >/dev/null; then
+    :
+  elif [ -x /usr/local/cuda/bin/nvcc ]; then
+    toolkit=/usr/local/cuda
+  else
+    toolkit=$(pypi_cuda_toolkit)
+  fi
+  if [ -n "$toolkit" ]; then
+    echo "CUDA toolkit for the wheel's CMake config: $toolkit"
+    cuda_args+=(-DCUDAToolkit_ROOT="$toolkit" -DCUDA_TOOLKIT_ROOT_DIR="$toolkit" -DCMAKE_CUDA_COMPILER="$toolkit/bin/nvcc")
+  fi
 fi
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$torch_prefix" "${cuda_args[@]}"
