@@ -43,10 +43,14 @@ dev, torch_info = env.get("device_info", {}), env.get("torch", {})
 print("# Performance on a GPU\n")
 print(f"Written by `{command}` (called by `scripts/gpu_check.sh`); one repeat of each workload, times include each")
 print("layer's first batch (cuDNN's algorithm choice and CUDA's start-up), as on the CPU (docs/performance.md).\n")
-print(f"- device: {dev.get('name', '?')} (capability {dev.get('capability', '?')}, "
-      f"{dev.get('memory_bytes', 0) / 2**30:.0f} GiB)")
-print(f"- LibTorch {torch_info.get('libtorch', '?')}, CUDA runtime {torch_info.get('cuda_runtime', '?')}, "
-      f"cuDNN {torch_info.get('cudnn', '?')}; fp32 without TF32\n")
+if dev.get("kind") == "cuda":
+    print(f"- device: {dev.get('name', '?')} (capability {dev.get('capability', '?')}, "
+          f"{dev.get('memory_bytes', 0) / 2**30:.0f} GiB)")
+    print(f"- LibTorch {torch_info.get('libtorch', '?')}, CUDA runtime {torch_info.get('cuda_runtime', '?')}, "
+          f"cuDNN {torch_info.get('cudnn', '?')}; fp32 without TF32\n")
+else:  # DEVICE=cpu: a dry run of the bench itself
+    print(f"- device: the CPU, {dev.get('name', '?')} (a dry run: DEVICE=cpu)")
+    print(f"- LibTorch {torch_info.get('libtorch', '?')}\n")
 
 print("## Filter ascent (image-steps per second, per layer)\n")
 print("| workload | variant | layer | seconds | image-steps/s |")

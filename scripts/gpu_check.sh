@@ -98,7 +98,11 @@ run_tests() {
   fi
   local t0=$SECONDS rc=0
   timeout "$limit" "$@" || rc=$?
-  echo "-> exit $rc after $((SECONDS - t0))s"
+  if [ "$rc" -eq 124 ]; then
+    echo "-> STOPPED at the budget after $((SECONDS - t0))s"
+  else
+    echo "-> exit $rc after $((SECONDS - t0))s"
+  fi
   [ "$rc" -eq 0 ] || failures=$((failures + 1))
 }
 

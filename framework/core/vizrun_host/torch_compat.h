@@ -4,9 +4,12 @@
 /// API vizrun uses, the difference is bridged here, and only here.
 
 #include <ATen/Context.h>
+#include <c10/core/Allocator.h>
 #include <c10/util/Exception.h>
 #include <torch/version.h>
 
+#include <cstddef>
+#include <cstring>
 #include <string>
 
 namespace vizrun::host {
@@ -77,6 +80,21 @@ class StrictFloat32 {
 
  private:
   bool m_cudnn, m_cublas;
+};
+
+/// A c10::Allocator for both lines: allocate() is const in 1.13 and not in 2.x, and 2.x
+/// adds the pure virtual copy_data(). Subclasses implement allocate_bytes(); both
+/// allocate() signatures forward to it, and whichever the base declares is the one that
+/// overrides (the other is a plain overload), so no version test is needed.
+class PortableAllocator : public c10::Allocator {
+ public:
+  virtual c10::DataPtr allocate_bytes(std::size_t n) const = 0;
+  c10::DataPtr allocate(std::size_t n) const { return allocate_bytes(n); }  // 1.13's virtual
+  c10::DataPtr allocate(std::size_t n) { return allocate_bytes(n); }        // 2.x's virtual
+  /// 2.x's pure virtual (what its default_copy_data does); unused by 1.13.
+  void copy_data(void* dest, const void* src, std::size_t count) const {
+    if (count > 0) std::memcpy(dest, src, count);
+  }
 };
 
 }  // namespace vizrun::host

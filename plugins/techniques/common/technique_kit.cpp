@@ -17,6 +17,7 @@
 #include "vizrun/error.h"
 #include "vizrun/image.h"
 #include "vizrun/suggest.h"
+#include "vizrun_host/torch_compat.h"  // c10::Allocator differs between LibTorch 1.13 and 2.x
 
 namespace vizrun::kit {
 
@@ -219,9 +220,9 @@ namespace {
 
 /// Size-keyed free lists over posix_memalign. Never destroyed (tensors may outlive
 /// a scope); outside a scope, freed blocks go straight back to the system.
-class CachingCpuAllocator final : public c10::Allocator {
+class CachingCpuAllocator final : public vizrun::host::PortableAllocator {
  public:
-  c10::DataPtr allocate(std::size_t n) const override {
+  c10::DataPtr allocate_bytes(std::size_t n) const override {
     void* p = nullptr;
     {
       std::lock_guard<std::mutex> lock(m_mutex);
