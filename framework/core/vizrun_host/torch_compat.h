@@ -4,6 +4,7 @@
 /// API vizrun uses, the difference is bridged here, and only here.
 
 #include <ATen/Context.h>
+#include <ATen/autocast_mode.h>
 #include <c10/core/Allocator.h>
 #include <c10/util/Exception.h>
 #include <torch/version.h>
@@ -81,6 +82,32 @@ class StrictFloat32 {
  private:
   bool m_cudnn, m_cublas;
 };
+
+/// Autocast per device type (kCPU or kCUDA). 1.13 has one function per device
+/// (is_cpu_enabled, is_enabled for CUDA, ...); 2.4 added device-generic ones and made the
+/// old ones print a deprecation warning on every call, which would land in a quiet run's
+/// stderr.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+inline bool autocast_enabled(c10::DeviceType d) { return at::autocast::is_autocast_enabled(d); }
+inline void set_autocast_enabled(c10::DeviceType d, bool on) { at::autocast::set_autocast_enabled(d, on); }
+inline c10::ScalarType autocast_dtype(c10::DeviceType d) { return at::autocast::get_autocast_dtype(d); }
+inline void set_autocast_dtype(c10::DeviceType d, c10::ScalarType t) { at::autocast::set_autocast_dtype(d, t); }
+#else
+inline bool autocast_enabled(c10::DeviceType d) {
+  return d == c10::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+}
+inline void set_autocast_enabled(c10::DeviceType d, bool on) {
+  if (d == c10::kCUDA) at::autocast::set_enabled(on);
+  else at::autocast::set_cpu_enabled(on);
+}
+inline c10::ScalarType autocast_dtype(c10::DeviceType d) {
+  return d == c10::kCUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+}
+inline void set_autocast_dtype(c10::DeviceType d, c10::ScalarType t) {
+  if (d == c10::kCUDA) at::autocast::set_autocast_gpu_dtype(t);
+  else at::autocast::set_autocast_cpu_dtype(t);
+}
+#endif
 
 /// A c10::Allocator for both lines: allocate() is const in 1.13 and not in 2.x, and 2.x
 /// adds the pure virtual copy_data(). Subclasses implement allocate_bytes(); both

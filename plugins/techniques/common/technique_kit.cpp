@@ -183,22 +183,22 @@ bool cpu_has_bf16() {
 }
 
 PrecisionScope::PrecisionScope(const std::string& precision, c10::Device device, const Host* host)
-    : m_prev_cpu(at::autocast::is_cpu_enabled()),
-      m_prev_cuda(at::autocast::is_enabled()),
-      m_prev_cpu_dtype(at::autocast::get_autocast_cpu_dtype()),
-      m_prev_cuda_dtype(at::autocast::get_autocast_gpu_dtype()) {
+    : m_prev_cpu(vizrun::host::autocast_enabled(c10::kCPU)),
+      m_prev_cuda(vizrun::host::autocast_enabled(c10::kCUDA)),
+      m_prev_cpu_dtype(vizrun::host::autocast_dtype(c10::kCPU)),
+      m_prev_cuda_dtype(vizrun::host::autocast_dtype(c10::kCUDA)) {
   if (precision != "bf16") return;
   // Autocast caches the low-precision copy of every leaf that requires a gradient:
   // the picture being optimised is such a leaf, so a cache would freeze it at step 0.
   m_prev_cache = at::autocast::is_autocast_cache_enabled();
   at::autocast::set_autocast_cache_enabled(false);
   if (device.is_cuda()) {
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
+    vizrun::host::set_autocast_dtype(c10::kCUDA, at::kBFloat16);
+    vizrun::host::set_autocast_enabled(c10::kCUDA, true);
     m_enabled = true;
   } else if (cpu_has_bf16()) {
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    at::autocast::set_cpu_enabled(true);
+    vizrun::host::set_autocast_dtype(c10::kCPU, at::kBFloat16);
+    vizrun::host::set_autocast_enabled(c10::kCPU, true);
     m_enabled = true;
   } else if (host) {
     host->log(LogLevel::warning,
@@ -210,10 +210,10 @@ PrecisionScope::~PrecisionScope() {
   if (m_prev_cache) at::autocast::set_autocast_cache_enabled(true);
   if (!m_enabled) return;
   at::autocast::clear_cache();
-  at::autocast::set_cpu_enabled(m_prev_cpu);
-  at::autocast::set_enabled(m_prev_cuda);
-  at::autocast::set_autocast_cpu_dtype(m_prev_cpu_dtype);
-  at::autocast::set_autocast_gpu_dtype(m_prev_cuda_dtype);
+  vizrun::host::set_autocast_enabled(c10::kCPU, m_prev_cpu);
+  vizrun::host::set_autocast_enabled(c10::kCUDA, m_prev_cuda);
+  vizrun::host::set_autocast_dtype(c10::kCPU, m_prev_cpu_dtype);
+  vizrun::host::set_autocast_dtype(c10::kCUDA, m_prev_cuda_dtype);
 }
 
 namespace {
