@@ -3,7 +3,8 @@
   plain: the recipe as a user writes it: one filter at a time, the model truncated at
          the target layer, torch defaults (threads, contiguous layout, fp32).
   tuned: all cores, channels-last, `--batch` filters per batch (picture b watches
-         filter b), parameters frozen; `--bf16` adds CPU autocast to bfloat16.
+         filter b), parameters frozen; `--bf16` adds autocast to bfloat16.
+`--device cuda` runs either on the GPU (bench/gpu.sh); the clock then waits for the GPU.
 Start pictures: gray noise (uniform x 20 + 128) in pixel space, preprocessed.
 Every layer's time includes its first batch (no untimed warm-up), as vizrun's does."""
 import argparse, json, os, resource, time
@@ -33,12 +34,18 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--bf16", action="store_true")
+    ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
-    if a.mode == "tuned":
+    device = torch.device(a.device)
+    if a.mode == "tuned" and device.type == "cpu":
         torch.set_num_threads(os.cpu_count())
+    if device.type == "cuda":  # fp32 means fp32, as in vizrun (no TF32 convolutions)
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     fmt = torch.channels_last if a.mode == "tuned" else torch.contiguous_format
     for layer in a.layers.split(","):
         model, prep = build(a.model, layer, 0)
+        model = model.to(device)
         if a.mode == "tuned":
             model = model.to(memory_format=torch.channels_last)
             for p in model.parameters():
@@ -48,12 +55,12 @@ def main():
         for first in range(0, a.filters, batch):
             filters = list(range(first, min(a.filters, first + batch)))
             n = len(filters)
-            x = prep(torch.rand(n, 3, a.size, a.size) * 20 + 128).contiguous(memory_format=fmt)
+            x = prep(torch.rand(n, 3, a.size, a.size) * 20 + 128).to(device).contiguous(memory_format=fmt)
             x.requires_grad_(True)
-            rows, idx = torch.arange(n), torch.tensor(filters)
+            rows, idx = torch.arange(n, device=device), torch.tensor(filters, device=device)
             for _ in range(a.steps):
                 if a.bf16:
-                    with torch.autocast("cpu", dtype=torch.bfloat16):
+                    with torch.autocast(device.type, dtype=torch.bfloat16):
                         act = model(x)
                 else:
                     act = model(x)
@@ -64,9 +71,12 @@ def main():
                 (g,) = torch.autograd.grad(loss, x)
                 with torch.no_grad():
                     rms_step(x, g.float(), 1.0)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         sec = time.perf_counter() - t0
         print(json.dumps({"layer": layer, "seconds": sec, "image_steps": a.filters * a.steps,
-                          "rate": a.filters * a.steps / sec, "threads": torch.get_num_threads()}), flush=True)
+                          "rate": a.filters * a.steps / sec, "threads": torch.get_num_threads(),
+                          "device": str(device)}), flush=True)
     print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
 
 

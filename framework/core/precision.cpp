@@ -79,30 +79,31 @@ std::pair<std::string, std::string> technique_precision(Technique& technique, co
 }
 
 PrecisionScope::PrecisionScope(const std::string& precision, c10::Device device)
-    : m_prev_cpu(at::autocast::is_cpu_enabled()),
-      m_prev_cuda(at::autocast::is_enabled()),
+    : m_prev_cpu(host::autocast_enabled(c10::kCPU)),
+      m_prev_cuda(host::autocast_enabled(c10::kCUDA)),
       m_prev_cache(at::autocast::is_autocast_cache_enabled()),
-      m_prev_cpu_dtype(at::autocast::get_autocast_cpu_dtype()),
-      m_prev_cuda_dtype(at::autocast::get_autocast_gpu_dtype()) {
+      m_prev_cpu_dtype(host::autocast_dtype(c10::kCPU)),
+      m_prev_cuda_dtype(host::autocast_dtype(c10::kCUDA)) {
   const bool bf16 = precision == "bf16";
   // Autocast caches the low-precision copy of every leaf that requires a gradient:
   // a picture being optimised is such a leaf, so a cache would freeze it at step 0.
   at::autocast::set_autocast_cache_enabled(false);
   if (device.is_cuda()) {
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(bf16);
+    host::set_autocast_dtype(c10::kCUDA, at::kBFloat16);
+    host::set_autocast_enabled(c10::kCUDA, bf16);
+    if (!bf16) m_strict_fp32.emplace();  // fp32 is always fp32: cuDNN would use TF32
   } else {
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    at::autocast::set_cpu_enabled(bf16);
+    host::set_autocast_dtype(c10::kCPU, at::kBFloat16);
+    host::set_autocast_enabled(c10::kCPU, bf16);
   }
 }
 
 PrecisionScope::~PrecisionScope() {
   at::autocast::clear_cache();
-  at::autocast::set_cpu_enabled(m_prev_cpu);
-  at::autocast::set_enabled(m_prev_cuda);
-  at::autocast::set_autocast_cpu_dtype(m_prev_cpu_dtype);
-  at::autocast::set_autocast_gpu_dtype(m_prev_cuda_dtype);
+  host::set_autocast_enabled(c10::kCPU, m_prev_cpu);
+  host::set_autocast_enabled(c10::kCUDA, m_prev_cuda);
+  host::set_autocast_dtype(c10::kCPU, m_prev_cpu_dtype);
+  host::set_autocast_dtype(c10::kCUDA, m_prev_cuda_dtype);
   at::autocast::set_autocast_cache_enabled(m_prev_cache);
 }
 

@@ -15,6 +15,7 @@
 #include "vizrun/error.h"
 #include "vizrun/image.h"
 #include "vizrun/suggest.h"
+#include "vizrun_host/torch_compat.h"  // c10::Allocator differs between LibTorch 1.13 and 2.x
 
 namespace vizrun::kit {
 
@@ -137,9 +138,9 @@ namespace {
 
 /// Size-keyed free lists over posix_memalign. Never destroyed (tensors may outlive
 /// a scope); outside a scope, freed blocks go straight back to the system.
-class CachingCpuAllocator final : public c10::Allocator {
+class CachingCpuAllocator final : public vizrun::host::PortableAllocator {
  public:
-  c10::DataPtr allocate(std::size_t n) const override {
+  c10::DataPtr allocate_bytes(std::size_t n) const override {
     void* p = nullptr;
     {
       std::lock_guard<std::mutex> lock(m_mutex);
@@ -308,7 +309,7 @@ void check_option(const std::string& pointer, const std::function<void()>& check
   }
 }
 
-bool autocast_active() { return at::autocast::is_cpu_enabled() || at::autocast::is_enabled(); }
+bool autocast_active() { return host::autocast_enabled(c10::kCPU) || host::autocast_enabled(c10::kCUDA); }
 
 }  // namespace vizrun::kit
 

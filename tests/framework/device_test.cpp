@@ -3,8 +3,11 @@
 #include "catch.h"
 
 #include <ATen/Context.h>
+#include <torch/version.h>
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 #include <nlohmann/json.hpp>
@@ -95,5 +98,39 @@ TEST_CASE("cuda:N is a device, checked against the GPUs there are", "[device]") 
     CHECK_THAT(missing.err, Contains("device: cuda:3 was requested but no usable CUDA device"));
   } else {
     CHECK_THROWS_WITH(host::resolve_device("cuda:99"), Contains("cuda:99 does not exist"));
+  }
+}
+
+TEST_CASE("device: cuda computes on the GPU, equals the CPU within 1e-4, and the manifest names the GPU", "[device][gpu]") {
+  if (host::resolve_device("auto") == "cpu") {
+    // Where there is no GPU (this LibTorch without CUDA, or no device visible) there is
+    // nothing to run; scripts/gpu_check.sh runs this where there is one.
+    WARN("skipped: no usable CUDA device here (LibTorch " TORCH_VERSION ")");
+    return;
+  }
+  const std::string dir = testing::temp_dir("device-gpu");
+  const std::string config = write_experiment(dir, "deterministic: true\n");
+  const std::string plugins = " --plugin-path " + testing::test_plugin_dir() + "/good";
+  REQUIRE(run_vizrun(config + plugins + " -q --device cpu --out " + dir + "/cpu").exit_code == 0);
+  const Result gpu = run_vizrun(config + plugins + " -q --device cuda --out " + dir + "/gpu");
+  INFO(gpu.err);
+  REQUIRE(gpu.exit_code == 0);
+  const json on_cpu = json::parse(host::read_file(dir + "/cpu/manifest.json"));
+  const json on_gpu = json::parse(host::read_file(dir + "/gpu/manifest.json"));
+  const json& env = on_gpu["environment"];
+  CHECK(env["device"] == "cuda");
+  CHECK(env["device_info"]["kind"] == "cuda");
+  CHECK_FALSE(env["device_info"]["name"].get<std::string>().empty());
+  CHECK(env["device_info"]["memory_bytes"].get<std::int64_t>() > 0);
+  CHECK_FALSE(env["torch"]["cuda_runtime"].get<std::string>().empty());
+  CHECK(env["torch"]["gpus"].get<int>() >= 1);
+  const json& cpu_means = on_cpu["techniques"][0]["records"]["means"];
+  const json& gpu_means = on_gpu["techniques"][0]["records"]["means"];
+  REQUIRE(cpu_means.size() == gpu_means.size());
+  REQUIRE_FALSE(cpu_means.empty());
+  for (auto it = cpu_means.begin(); it != cpu_means.end(); ++it) {
+    INFO(it.key());
+    const double want = it.value().get<double>(), got = gpu_means.at(it.key()).get<double>();
+    CHECK(std::abs(got - want) <= 1e-4 * std::max(1.0, std::abs(want)));
   }
 }

@@ -144,7 +144,8 @@ nlohmann::json plugin_schema(const std::string& plugin) {
 }
 
 std::shared_ptr<ModelBackend> create_model(const std::string& plugin, const Value& options,
-                                           const std::string& weights, const Host* host, std::uint64_t seed) {
+                                           const std::string& weights, const Host* host, std::uint64_t seed,
+                                           c10::Device device) {
   const VizrunPluginInfo* info = plugin_info(plugin);
   nlohmann::json schema = nlohmann::json::parse(info->options_schema);
   Dict filled = options.is_dict() ? options.as_dict() : Dict{};
@@ -155,6 +156,7 @@ std::shared_ptr<ModelBackend> create_model(const std::string& plugin, const Valu
   args.host = host;
   args.seed = seed;
   args.weights = weights;
+  args.device = device;
   char error[4096] = {0};
   void* object = info->create(&args, error, sizeof error);
   if (!object) throw Error(error);

@@ -42,10 +42,10 @@ class SimpleHost : public Host {
 /// The options schema a plugin declares, parsed.
 nlohmann::json plugin_schema(const std::string& plugin);
 /// Creates a model plugin from the build tree: options are completed with the
-/// schema's defaults, as the host does.
+/// schema's defaults, as the host does. `device`: where its weights and tensors live.
 std::shared_ptr<ModelBackend> create_model(const std::string& plugin, const Value& options,
                                            const std::string& weights, const Host* host = nullptr,
-                                           std::uint64_t seed = 0);
+                                           std::uint64_t seed = 0, c10::Device device = c10::kCPU);
 
 /// Closed-form values of the p-th weight tensor (Keras layout) for `role`
 /// ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance"), float32.

@@ -1,6 +1,7 @@
 // Fidelity against independent references (fixtures from tests/oracles/models):
 // Keras' VGG16, ResNet50V2 and the book's convnet from the legacy .h5 layout,
 // a Keras-written Sequential .h5, and torchvision's VGG16 through safetensors.
+// On the CPU, or on a GPU with VIZRUN_TEST_DEVICE=cuda (tests/support/oracle_device.h).
 
 #include "catch_torch.h"
 #include <yaml-cpp/yaml.h>
@@ -9,6 +10,7 @@
 #include <map>
 
 #include "model_test_util.h"
+#include "oracle_device.h"
 #include "vizrun/error.h"
 #include "vizrun_models/keras_h5_writer.h"
 #include "vizrun_models/safetensors.h"
@@ -21,13 +23,13 @@ Value book_options();  // test_small_convnet.cpp
 
 namespace {
 
-constexpr double kTolerance = 1e-4;
+constexpr double kTolerance = 1e-4;  // relative, on the CPU and on a GPU
 
 void compare(ModelBackend& model, const nlohmann::json& fixture, const at::Tensor& pixels, const std::string& label) {
   std::vector<std::string> taps;
   for (auto it = fixture["layers"].begin(); it != fixture["layers"].end(); ++it) taps.push_back(it.key());
   torch::NoGradGuard no_grad;
-  auto out = model.forward(model.preprocess(pixels), taps);
+  auto out = model.forward(model.preprocess(pixels.to(model.device())), taps);
   // Keras flattens in H,W,C order, LibTorch (and vizrun) in C,H,W order: bring the
   // flat outputs of flatten (and of dropout after it) into Keras' order to compare.
   std::map<std::string, std::vector<std::int64_t>> flattened_from;
@@ -46,10 +48,10 @@ void compare(ModelBackend& model, const nlohmann::json& fixture, const at::Tenso
     }
     double e = relative_error(fixture["layers"][t], ours);
     worst = std::max(worst, e);
-    std::cout << "oracle " << label << " " << t << " max relative error " << e << "\n";
+    std::cout << "oracle " << label << " on " << model.device() << " " << t << " max relative error " << e << "\n";
     CHECK(e <= kTolerance);
   }
-  std::cout << "oracle " << label << " worst " << worst << std::endl;
+  std::cout << "oracle " << label << " on " << model.device() << " worst " << worst << std::endl;
 }
 
 std::string write_from_layout(const std::string& layout_fixture, bool keras1_names, const std::string& file) {
@@ -65,43 +67,48 @@ std::string write_from_layout(const std::string& layout_fixture, bool keras1_nam
 }  // namespace
 
 TEST_CASE("vgg16 equals Keras for the official file layout (Keras-1 names)", "[models][oracle][vgg16]") {
+  VIZRUN_ORACLE_DEVICE(on);
   auto fixture = read_json(fixture_path("keras_vgg16_top.json"));
   std::string path = write_from_layout("keras_vgg16_h5_layout.json", true, "vgg16_top.h5");
   SimpleHost host;
-  auto model = create_model("vgg16", Value(Dict{}), path, &host);
+  auto model = create_model("vgg16", Value(Dict{}), path, &host, 0, on.device);
   CHECK(model->weights_info().file == path);
   CHECK(model->weights_info().sha256.size() == 64);
   CHECK(model->weights_info().skipped.empty());
   compare(*model, fixture, formula_pixels(224, 224), "keras vgg16");
 
   // The same file into the headless variant: the top is skipped and listed.
-  auto headless = create_model("vgg16", Value(Dict{{"include_top", false}}), path, &host);
+  auto headless = create_model("vgg16", Value(Dict{{"include_top", false}}), path, &host, 0, on.device);
   auto skipped = headless->weights_info().skipped;
   CHECK((skipped == std::vector<std::string>{"fc1/fc1_W_1:0", "fc1/fc1_b_1:0", "fc2/fc2_W_1:0", "fc2/fc2_b_1:0",
                                             "predictions/predictions_W_1:0", "predictions/predictions_b_1:0"}));
 }
 
 TEST_CASE("resnet50v2 equals Keras, including conv3_block4_out", "[models][oracle][resnet50v2]") {
+  VIZRUN_ORACLE_DEVICE(on);
   std::string path = write_from_layout("keras_resnet50v2_h5_layout.json", false, "resnet50v2_top.h5");
   SimpleHost host;
-  auto top = create_model("resnet50v2", Value(Dict{}), path, &host);
+  auto top = create_model("resnet50v2", Value(Dict{}), path, &host, 0, on.device);
   compare(*top, read_json(fixture_path("keras_resnet50v2_top.json")), formula_pixels(224, 224), "keras resnet50v2");
   auto notop = create_model("resnet50v2",
-                            Value(Dict{{"include_top", false}, {"input_height", 180}, {"input_width", 180}}), path, &host);
+                            Value(Dict{{"include_top", false}, {"input_height", 180}, {"input_width", 180}}), path, &host,
+                            0, on.device);
   CHECK((notop->weights_info().skipped == std::vector<std::string>{"predictions/predictions/kernel", "predictions/predictions/bias"}));
   compare(*notop, read_json(fixture_path("keras_resnet50v2_notop180.json")), formula_pixels(180, 180),
           "keras resnet50v2 notop 180");
 }
 
 TEST_CASE("small_convnet equals Keras for the book's model", "[models][oracle][small_convnet]") {
+  VIZRUN_ORACLE_DEVICE(on);
   auto fixture = read_json(fixture_path("keras_dlwp_cats_vs_dogs.json"));
   CHECK(fixture["params"] == 3453121);
   std::string path = write_from_layout("keras_dlwp_cats_vs_dogs_h5_layout.json", false, "dlwp.h5");
-  auto model = create_model("small_convnet", book_options(), path);
+  auto model = create_model("small_convnet", book_options(), path, nullptr, 0, on.device);
   compare(*model, fixture, formula_pixels(150, 150), "keras dlwp convnet");
 }
 
 TEST_CASE("small_convnet loads a Sequential model saved by Keras itself", "[models][oracle][small_convnet]") {
+  VIZRUN_ORACLE_DEVICE(on);
   auto fixture = read_json(fixture_path("keras_tiny_sequential.json"));
   List layers{Value(Dict{{"type", "conv2d"}, {"filters", 8}, {"kernel", 3}, {"activation", "relu"}}),
               Value(Dict{{"type", "max_pool"}, {"pool", 2}}),
@@ -117,7 +124,7 @@ TEST_CASE("small_convnet loads a Sequential model saved by Keras itself", "[mode
   auto model = create_model("small_convnet",
                             Value(Dict{{"layers", layers},
                                        {"input", Value(Dict{{"height", 32}, {"width", 32}, {"channels", 3}})}}),
-                            fixture_path("keras_tiny_sequential.h5"), &host);
+                            fixture_path("keras_tiny_sequential.h5"), &host, 0, on.device);
   CHECK(model->parameter_count() == fixture["params"].get<std::int64_t>());
   // Keras named the layers conv2d, max_pooling2d, ... in its session: matched by order.
   REQUIRE_FALSE(host.logs.empty());
@@ -133,6 +140,7 @@ TEST_CASE("small_convnet loads a Sequential model saved by Keras itself", "[mode
 }
 
 TEST_CASE("vgg16 equals torchvision through safetensors", "[models][oracle][vgg16][safetensors]") {
+  VIZRUN_ORACLE_DEVICE(on);
   auto fixture = read_json(fixture_path("torchvision_vgg16.json"));
   std::vector<SafeTensorOut> tensors;
   int p = 0;
@@ -149,6 +157,6 @@ TEST_CASE("vgg16 equals torchvision through safetensors", "[models][oracle][vgg1
   std::string path = temp_dir("oracle") + "/vgg16_torchvision.safetensors";
   write_safetensors(path, tensors);
   tensors.clear();
-  auto model = create_model("vgg16", Value(Dict{{"preprocessing", "torch"}}), path);
+  auto model = create_model("vgg16", Value(Dict{{"preprocessing", "torch"}}), path, nullptr, 0, on.device);
   compare(*model, fixture, formula_pixels(224, 224), "torchvision vgg16");
 }

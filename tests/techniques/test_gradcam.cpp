@@ -10,6 +10,7 @@
 #include "fakes.h"
 #include "gradcam.h"
 #include "npy.h"
+#include "oracle_device.h"
 #include "tiny_model.h"
 
 using namespace vizrun;
@@ -17,11 +18,12 @@ using namespace vizrun::testing;
 
 namespace {
 at::Tensor fixture(const std::string& name) { return read_npy(technique_fixtures() + "/gradcam/" + name + ".npy"); }
-CreateArgs args_for(const Host& host, Dict options) {
+CreateArgs args_for(const Host& host, Dict options, c10::Device device = c10::kCPU) {
   CreateArgs a;
   a.options = Value(std::move(options));
   fill_defaults(a.options, techniques::kGradCamSchema);  // as the host does
   a.host = &host;
+  a.device = device;
   return a;
 }
 double rss_mb() {
@@ -33,31 +35,33 @@ double rss_mb() {
 }  // namespace
 
 TEST_CASE("Grad-CAM equals pytorch-grad-cam within 1e-3 (logit of the top class, probability of class 3)", "[gradcam][oracle]") {
-  TinyNet model(technique_fixtures() + "/tiny_net");
+  VIZRUN_ORACLE_DEVICE(on);  // the CPU, or VIZRUN_TEST_DEVICE's GPU
+  TinyNet model(technique_fixtures() + "/tiny_net", 0, on.device);
   FakeHost host;
   host.pictures["photo"] = fixture("photo");
   const std::int64_t top = fixture("top_class").item<std::int64_t>();
   {
     KeepOutput out;
-    techniques::GradCam tech(args_for(host, {{"images", List{"photo"}}, {"layer", "conv2"}, {"classes", Dict{{"top", 1}}}}));
+    techniques::GradCam tech(
+        args_for(host, {{"images", List{"photo"}}, {"layer", "conv2"}, {"classes", Dict{{"top", 1}}}}, on.device));
     tech.run(model, out);
     const auto* heat = out.find_array("photo/0_class_" + std::to_string(top) + "_heatmap");
     REQUIRE(heat != nullptr);
-    const double err = (heat->data - fixture("top_logit")).abs().max().item<double>();
+    const double err = (heat->data.cpu() - fixture("top_logit")).abs().max().item<double>();
     CHECK(err < 1e-3);
-    std::printf("gradcam oracle (top class, logit): max abs error %.3g\n", err);
+    std::printf("gradcam oracle on %s (top class, logit): max abs error %.3g\n", on.device.str().c_str(), err);
     CHECK(heat->meta.at("score").as_string() == "logit");
   }
   {
     KeepOutput out;
     techniques::GradCam tech(args_for(host, {{"images", List{"photo"}}, {"layer", "conv2"}, {"classes", List{"red_blob"}},
-                                             {"score", "probability"}}));
+                                             {"score", "probability"}}, on.device));
     tech.run(model, out);
     const auto* heat = out.find_array("photo/0_class_3_heatmap");
     REQUIRE(heat != nullptr);
-    const double err = (heat->data - fixture("class3_probability")).abs().max().item<double>();
+    const double err = (heat->data.cpu() - fixture("class3_probability")).abs().max().item<double>();
     CHECK(err < 1e-3);
-    std::printf("gradcam oracle (class 3, probability): max abs error %.3g\n", err);
+    std::printf("gradcam oracle on %s (class 3, probability): max abs error %.3g\n", on.device.str().c_str(), err);
   }
 }
 

@@ -14,7 +14,7 @@ const char* kNames[] = {"conv1", "conv2", "conv3", "logits"};
 const std::vector<std::string> kOrder = {"conv1", "conv2", "pool1", "conv3", "gap", "logits"};
 }  // namespace
 
-TinyNet::TinyNet(const std::string& weights_dir, std::uint64_t seed) {
+TinyNet::TinyNet(const std::string& weights_dir, std::uint64_t seed, c10::Device device) : m_device(device) {
   const std::int64_t shapes[4][2] = {{8, 3}, {12, 8}, {16, 12}, {5, 16}};
   if (weights_dir.empty()) {
     at::manual_seed(seed);
@@ -32,6 +32,10 @@ TinyNet::TinyNet(const std::string& weights_dir, std::uint64_t seed) {
       m_b[i] = read_npy(weights_dir + "/" + kNames[i] + "_bias.npy");
     }
     m_source = weights_dir;
+  }
+  for (int i = 0; i < 4; ++i) {
+    m_w[i] = m_w[i].to(device);
+    m_b[i] = m_b[i].to(device);
   }
 }
 

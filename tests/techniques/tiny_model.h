@@ -11,8 +11,9 @@ namespace vizrun::testing {
 
 class TinyNet : public ModelBackend {
  public:
-  /// Weights from the fixture folder (tests/fixtures/techniques/tiny_net), or random when empty.
-  explicit TinyNet(const std::string& weights_dir = "", std::uint64_t seed = 0);
+  /// Weights from the fixture folder (tests/fixtures/techniques/tiny_net), or random when
+  /// empty, held on `device`.
+  explicit TinyNet(const std::string& weights_dir = "", std::uint64_t seed = 0, c10::Device device = c10::kCPU);
   std::vector<LayerInfo> layers() const override;
   std::vector<LayerInfo> layers_for(std::int64_t height, std::int64_t width) const override;
   InputSpec input_spec() const override;
@@ -23,7 +24,7 @@ class TinyNet : public ModelBackend {
   std::string output_activation() const override { return "softmax"; }
   std::string logits_layer() const override { return "logits"; }
   std::string last_conv_layer() const override { return "conv3"; }
-  c10::Device device() const override { return c10::kCPU; }
+  c10::Device device() const override { return m_device; }
   WeightsInfo weights_info() const override { return {m_source, "", "", {}}; }
   std::int64_t parameter_count() const override;
 
@@ -35,6 +36,7 @@ class TinyNet : public ModelBackend {
  private:
   at::Tensor m_w[4], m_b[4];
   std::string m_source;
+  c10::Device m_device;
 };
 
 }  // namespace vizrun::testing

@@ -19,10 +19,12 @@
 #include <c10/core/ScalarType.h>
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "vizrun/technique.h"
+#include "vizrun_host/torch_compat.h"
 
 namespace vizrun::host {
 
@@ -47,7 +49,7 @@ bool cpu_has_native_bf16();
 double time_convolution_ms(c10::Device device, bool bf16);
 
 /// Computes in `precision` while alive ("bf16": autocast to bfloat16 on the device;
-/// "fp32": autocast off) and restores what was set before.
+/// "fp32": autocast off and, on CUDA, no TF32) and restores what was set before.
 class PrecisionScope {
  public:
   PrecisionScope(const std::string& precision, c10::Device device);
@@ -58,6 +60,7 @@ class PrecisionScope {
  private:
   bool m_prev_cpu, m_prev_cuda, m_prev_cache;
   c10::ScalarType m_prev_cpu_dtype, m_prev_cuda_dtype;
+  std::optional<StrictFloat32> m_strict_fp32;  ///< fp32 on CUDA
 };
 
 }  // namespace vizrun::host

@@ -12,6 +12,7 @@
 
 #include "vizrun/error.h"
 #include "vizrun/suggest.h"
+#include "vizrun_host/torch_compat.h"  // autocast's API differs between LibTorch 1.13 and 2.x
 
 namespace vizrun::models {
 
@@ -593,8 +594,8 @@ std::int64_t Graph::parameter_count() const {
 
 const at::Tensor& Graph::for_autocast(const at::Tensor& tensor, at::Tensor& copy) {
   std::optional<at::ScalarType> low;
-  if (tensor.is_cpu() && at::autocast::is_cpu_enabled()) low = at::autocast::get_autocast_cpu_dtype();
-  if (tensor.is_cuda() && at::autocast::is_enabled()) low = at::autocast::get_autocast_gpu_dtype();
+  if (tensor.is_cpu() && vizrun::host::autocast_enabled(c10::kCPU)) low = vizrun::host::autocast_dtype(c10::kCPU);
+  if (tensor.is_cuda() && vizrun::host::autocast_enabled(c10::kCUDA)) low = vizrun::host::autocast_dtype(c10::kCUDA);
   if (!low || tensor.scalar_type() != at::kFloat) return tensor;
   // Autocast would round the weights itself on every call (its cache keeps only leaves
   // that require a gradient, and these do not): the same rounding, once per experiment.
