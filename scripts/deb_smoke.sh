@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 mode=${VIZRUN_DEB_INSTALL:-dpkg}
 [ "$(id -u)" -eq 0 ] || mode=extract
-shipped=(activations filter_ascent gradcam resnet50v2 small_convnet torchscript vgg16)
+shipped=(activations filter_ascent gradcam keras resnet50v2 small_convnet torchscript vgg16)
 
 rm -f "$build"/vizrun_*.deb
 (cd "$build" && cpack -G DEB >cpack.log 2>&1) || { tail -20 "$build/cpack.log"; exit 1; }
