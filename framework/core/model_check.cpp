@@ -11,27 +11,11 @@
 
 #include "vizrun/option_check.h"
 #include "vizrun/plugin.h"
-#include "vizrun_host/logger.h"
-#include "vizrun_host/manifest.h"
-#include "vizrun_host/progress.h"
-#include "vizrun_host/run_host.h"
+#include "vizrun_host/quiet_host.h"
 #include "vizrun_host/supervisor.h"
 
 namespace vizrun::host {
 namespace {
-
-/// A host like a run's that writes nothing: paths, globs and images as in a run.
-struct QuietHost {
-  explicit QuietHost(const Experiment& e)
-      : progress(ProgressReporter::Mode::off), logger(progress, false, false), manifest("", RunRecord{}),
-        host(e.tree.base_dir, logger, progress, manifest) {
-    host.set_max_image_pixels(e.max_image_pixels);
-  }
-  ProgressReporter progress;
-  Logger logger;
-  Manifest manifest;
-  RunHost host;
-};
 
 /// Writes `what` (the plugin being opened) to the parent, so a crash can name it.
 void tell(int fd, const std::string& what) {

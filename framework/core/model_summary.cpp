@@ -6,10 +6,7 @@
 #include <sstream>
 
 #include "vizrun/plugin.h"
-#include "vizrun_host/logger.h"
-#include "vizrun_host/manifest.h"
-#include "vizrun_host/progress.h"
-#include "vizrun_host/run_host.h"
+#include "vizrun_host/quiet_host.h"
 #include "vizrun_host/runner.h"
 
 namespace vizrun::host {
@@ -43,12 +40,8 @@ std::string pad_left(const std::string& text, std::size_t width) {
 }  // namespace
 
 ModelSummary summarize_model(const Experiment& e, const PluginRegistry& registry, std::int64_t size) {
-  // A host like a run's, with nothing written: the manifest stays in memory.
-  ProgressReporter progress(ProgressReporter::Mode::off);
-  Logger logger(progress, false, false);
-  Manifest manifest("", RunRecord{});
-  RunHost host(e.tree.base_dir, logger, progress, manifest);
-  host.set_max_image_pixels(e.max_image_pixels);
+  QuietHost quiet(e);
+  const Host& host = quiet.host;
   torch::manual_seed(e.seed);
   CreateArgs args{to_value(e.model.options), &host, c10::Device(resolve_device(e.device)), "fp32", e.seed, e.weights};
   args.architecture_only = true;  // shapes and counts only: no weights read or downloaded where the backend can
