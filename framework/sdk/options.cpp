@@ -7,7 +7,12 @@
 namespace vizrun {
 namespace {
 
-Value from_json(const nlohmann::json& j) {
+/// Deeper nesting is refused: the conversion recurses, and no schema or model config
+/// nests anywhere near this deep, while a hostile file could nest until the stack ends.
+constexpr int kMaxDepth = 256;
+
+Value from_json(const nlohmann::json& j, int depth = 0) {
+  if (depth > kMaxDepth) throw Error("JSON nested deeper than " + std::to_string(kMaxDepth) + " levels");
   switch (j.type()) {
     case nlohmann::json::value_t::null: return Value();
     case nlohmann::json::value_t::boolean: return Value(j.get<bool>());
@@ -22,12 +27,12 @@ Value from_json(const nlohmann::json& j) {
     case nlohmann::json::value_t::array: {
       List list;
       list.reserve(j.size());
-      for (const auto& item : j) list.push_back(from_json(item));
+      for (const auto& item : j) list.push_back(from_json(item, depth + 1));
       return Value(std::move(list));
     }
     case nlohmann::json::value_t::object: {
       Dict dict;
-      for (auto it = j.begin(); it != j.end(); ++it) dict.emplace(it.key(), from_json(it.value()));
+      for (auto it = j.begin(); it != j.end(); ++it) dict.emplace(it.key(), from_json(it.value(), depth + 1));
       return Value(std::move(dict));
     }
     default: throw Error("parse_json: binary values are not JSON");
@@ -46,6 +51,8 @@ Value parse_json(std::string_view text) {
     return from_json(nlohmann::json::parse(text.begin(), text.end()));
   } catch (const nlohmann::json::parse_error& e) {
     throw Error("invalid JSON at byte " + std::to_string(e.byte) + ": " + e.what());
+  } catch (const nlohmann::json::exception& e) {  // out_of_range: a number past double's range, 1e309
+    throw Error(std::string("invalid JSON: ") + e.what());
   }
 }
 

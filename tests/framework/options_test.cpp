@@ -72,3 +72,13 @@ TEST_CASE("Options reads typed values and names the key of a missing or mistyped
   CHECK_THROWS_WITH(o.boolean("size"), Catch::Contains("option 'size'"));
   CHECK_THROWS_AS(Options(Value(List{})), Error);
 }
+
+TEST_CASE("parse_json refuses what nlohmann throws on, and nesting that would exhaust the stack, as vizrun::Error", "[options][hostile]") {
+  // Found by tests/fuzz/fuzz_options: nlohmann's out_of_range for 1e309 escaped parse_json.
+  CHECK_THROWS_AS(parse_json("{\"scale\": 1e309}"), Error);
+  CHECK_THROWS_AS(parse_json("{\"a\": "), Error);
+  CHECK_THROWS_AS(parse_json(std::string(100000, '[') + std::string(100000, ']')), Error);
+  CHECK(parse_json(std::string(200, '[') + std::string(200, ']')).is_list());  // deep, but not hostile
+  CHECK(parse_json("18446744073709551615").is_number());  // past int64: read as a double, not wrapped
+  CHECK(parse_json("18446744073709551615").as_double() > 1e19);
+}

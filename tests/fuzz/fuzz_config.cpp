@@ -56,9 +56,7 @@ void every_path_has_an_origin(const ConfigTree& tree, const json& node, const st
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  vizrun::fuzz::tolerate_known_config_findings = true;  // known finding, see fuzz_common.h
   const std::string text(reinterpret_cast<const char*>(data), size);
-  if (!vizrun::fuzz::valid_utf8(text)) return 0;  // known finding, see fuzz_common.h
   std::size_t lines = 1;
   for (char c : text) lines += c == '\n';
   vizrun::fuzz::refusals_only([&] {
@@ -75,11 +73,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     every_path_has_an_origin(tree, tree.root, "");
     // Messages point at the value, whatever the pointer.
     for (const auto& [pointer, origin] : tree.value_origins) FUZZ_CHECK(!tree.origin_of(pointer + "/x/y").describe().empty());
-    // The resolved config reads back as the same tree. (A known finding in config.cpp,
-    // findings/config-to_yaml-does-not-read-back.yaml, is not fixed yet: set
-    // VIZRUN_FUZZ_NO_ROUNDTRIP=1 to fuzz for everything else meanwhile.)
-    static const bool roundtrip = std::getenv("VIZRUN_FUZZ_NO_ROUNDTRIP") == nullptr;
-    if (!roundtrip) return;
+    // The resolved config (what a sweep hashes for its job ids) reads back as the same
+    // tree; findings/config-to_yaml-does-not-read-back.yaml was the input that broke it.
     const std::string yaml = to_yaml(tree.root);
     ConfigTree again = parse_config(yaml, "resolved.yaml", "/fuzz");
     if (!same(again.root, tree.root)) {
