@@ -62,8 +62,29 @@ class VIZRUN_SDK_API LayerSummary {
   virtual ~LayerSummary();
 };
 
+/// The forward pass with one layer's output replaced by a given tensor, so that a
+/// technique can rerun only the part of the network past that layer (Ablation-CAM
+/// ablates each channel of a layer in turn). (SDK 1.4)
+class VIZRUN_SDK_API LayerReplace {
+ public:
+  static constexpr char kInterfaceId[] = "vizrun.LayerReplace/1";
+
+  /// The outputs of `taps` when `layer`'s output is `replacement` instead of what
+  /// `input` gives. `replacement` has k * N items for N inputs: items b*k .. b*k+k-1
+  /// replace the layer's output for input b (k variants per input), and every tap is
+  /// returned with k * N items. Layers that do not depend on `layer` (the other branch
+  /// of a skip connection) are computed from `input` and repeated k times; layers only
+  /// `layer` depends on are not computed. Taps must come after `layer`. Differentiable
+  /// with respect to `replacement`.
+  virtual Activations forward_replaced(const at::Tensor& input, const std::string& layer,
+                                       const at::Tensor& replacement, const std::vector<std::string>& taps) = 0;
+
+ protected:
+  virtual ~LayerReplace();
+};
+
 /// The SDK's extension interfaces for models. Append only.
-using ModelExtensions = ExtensionList<ChannelForward, LayerSummary>;
+using ModelExtensions = ExtensionList<ChannelForward, LayerSummary, LayerReplace>;
 
 /// `LayerSummary::layer_details` of `model` when it has the interface, otherwise the
 /// fallback: `layers_for(height, width)` with parameters and inputs unknown.
