@@ -90,6 +90,37 @@ Activations TinyNet::forward(const at::Tensor& input, const std::vector<std::str
   return out;
 }
 
+at::Tensor TinyNet::stage(std::size_t index, const at::Tensor& x) const {
+  switch (index) {
+    case 0: return at::relu(at::conv2d(x, m_w[0], m_b[0], 1, 1));
+    case 1: return at::relu(at::conv2d(x, m_w[1], m_b[1], 1, 1));
+    case 2: return at::max_pool2d(x, {2, 2});
+    case 3: return at::relu(at::conv2d(x, m_w[2], m_b[2], 1, 1));
+    case 4: return x.mean({2, 3});
+    default: return at::linear(x, m_w[3], m_b[3]);
+  }
+}
+
+Activations TinyNetReplace::forward_replaced(const at::Tensor&, const std::string& layer, const at::Tensor& replacement,
+                                             const std::vector<std::string>& taps) {
+  ++replaced_calls;
+  const auto from = std::find(kOrder.begin(), kOrder.end(), layer);
+  if (from == kOrder.end()) throw Error("tiny net: unknown layer " + layer);
+  Activations out;
+  at::Tensor x = replacement;
+  std::size_t remaining = taps.size();
+  for (std::size_t i = static_cast<std::size_t>(from - kOrder.begin());; ++i) {
+    if (i > static_cast<std::size_t>(from - kOrder.begin())) x = stage(i, x);
+    if (std::find(taps.begin(), taps.end(), kOrder[i]) != taps.end()) {
+      out[kOrder[i]] = x;
+      --remaining;
+    }
+    if (remaining == 0 || i + 1 == kOrder.size()) break;
+  }
+  if (remaining != 0) throw Error("tiny net: forward_replaced: a tap comes before " + layer);
+  return out;
+}
+
 std::vector<std::string> TinyNet::class_names() const {
   return {"horizontal", "vertical", "diagonal", "red_blob", "checker"};
 }

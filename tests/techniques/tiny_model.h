@@ -6,6 +6,7 @@
 #include <string>
 
 #include "vizrun/model.h"
+#include "vizrun/model_extensions.h"
 
 namespace vizrun::testing {
 
@@ -32,11 +33,22 @@ class TinyNet : public ModelBackend {
   void make_constant(const std::string& conv, double value);
   int forward_calls = 0;
   std::string deepest_tap;  ///< deepest layer computed by the last forward
+  /// Layer `index` of the net's order (conv1, conv2, pool1, conv3, gap, logits) on the previous one's output.
+  at::Tensor stage(std::size_t index, const at::Tensor& x) const;
 
  private:
   at::Tensor m_w[4], m_b[4];
   std::string m_source;
   c10::Device m_device;
+};
+
+/// The tiny net with vizrun::LayerReplace, as the graph backend has it (Ablation-CAM's fast path).
+class TinyNetReplace final : public TinyNet, public LayerReplace {
+ public:
+  using TinyNet::TinyNet;
+  Activations forward_replaced(const at::Tensor& input, const std::string& layer, const at::Tensor& replacement,
+                               const std::vector<std::string>& taps) override;
+  int replaced_calls = 0;
 };
 
 }  // namespace vizrun::testing

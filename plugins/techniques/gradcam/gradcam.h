@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cam_engine.h"
 #include "vizrun/kit.h"
 
 namespace vizrun::techniques {
@@ -24,13 +25,11 @@ struct CamBatch {
 };
 
 /// How target classes are chosen: the top-K predictions, or explicit ids.
-struct ClassChoice {
-  std::int64_t top = 1;                  ///< used when `ids` is empty
-  std::vector<std::int64_t> ids;         ///< explicit class ids (same for every image)
-};
+using ClassChoice = cam::ClassChoice;
 
-/// Computes Grad-CAM for a batch of model-space inputs {B, C, H, W}. `score` is
-/// "logit" (pre-activation) or "probability" (after the backend's output activation).
+/// Computes Grad-CAM for a batch of model-space inputs {B, C, H, W} through the CAM
+/// family's mechanism (plugins/techniques/cam/cam_engine.h). `score` is "logit"
+/// (pre-activation) or "probability" (after the backend's output activation).
 CamBatch grad_cam(ModelBackend& model, const at::Tensor& input, const std::string& layer, const ClassChoice& classes,
                   const std::string& score);
 
@@ -54,7 +53,6 @@ class GradCam : public TechniqueBase, public ModelCheck {
   void check_model(const ModelBackend& model) const override;
 
  private:
-  ClassChoice resolve_classes(const ModelBackend& model) const;
   std::string target_layer(const ModelBackend& model) const;
 
   GradCamOptions m_options;

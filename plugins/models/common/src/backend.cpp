@@ -170,4 +170,12 @@ Activations GraphBackend::forward(const at::Tensor& input, const std::vector<std
   return m_graph->forward(x, taps);
 }
 
+Activations GraphBackend::forward_replaced(const at::Tensor& input, const std::string& layer,
+                                           const at::Tensor& replacement, const std::vector<std::string>& taps) {
+  check_input(input, taps);
+  const at::Tensor x = input.device() == m_device ? input : input.to(m_device);
+  const at::Tensor r = replacement.device() == m_device ? replacement : replacement.to(m_device);
+  return m_graph->forward_replaced(x, layer, r, taps);
+}
+
 }  // namespace vizrun::models

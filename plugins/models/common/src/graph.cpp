@@ -688,6 +688,23 @@ at::Tensor Graph::convolve(const Node& n, at::Tensor x, const at::Tensor& weight
 
 Activations Graph::forward(const at::Tensor& input, const std::vector<std::string>& taps,
                            bool standard_layout_taps) const {
+  return run(input, taps, standard_layout_taps, -1, at::Tensor());
+}
+
+Activations Graph::forward_replaced(const at::Tensor& input, const std::string& layer, const at::Tensor& replacement,
+                                    const std::vector<std::string>& taps) const {
+  const int replaced = require(layer);
+  if (replacement.dim() < 1 || input.size(0) == 0 || replacement.size(0) % input.size(0) != 0)
+    throw Error("forward_replaced: the replacement of " + layer + " must have k times the " +
+                std::to_string(input.size(0)) + " inputs' items, got " + shape_string(replacement.sizes().vec()));
+  for (const auto& t : taps)
+    if (require(t) < replaced)
+      throw Error("forward_replaced: tap " + t + " comes before the replaced layer " + layer);
+  return run(input, taps, true, replaced, replacement);
+}
+
+Activations Graph::run(const at::Tensor& input, const std::vector<std::string>& taps, bool standard_layout_taps,
+                       int replaced, const at::Tensor& replacement) const {
   if (input.dim() != 4 || input.size(1) != m_input_shape[0])
     throw Error("model input must be N x " + std::to_string(m_input_shape[0]) +
                 " x H x W (NCHW float), got " + shape_string(input.sizes().vec()));
@@ -702,13 +719,14 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
   }
   std::vector<char> needed(last + 1, 0), tapped(last + 1, 0);
   for (int i : tap_index) needed[i] = tapped[i] = 1;
+  // A replaced layer is given: what only it reads is never computed.
   for (int i = last; i >= 0; --i)
-    if (needed[i])
+    if (needed[i] && i != replaced)
       for (int j : m_nodes[i].inputs)
         if (j >= 0) needed[j] = 1;
   std::vector<int> uses(last + 1, 0);
   for (int i = 0; i <= last; ++i)
-    if (needed[i])
+    if (needed[i] && i != replaced)
       for (int j : m_nodes[i].inputs)
         if (j >= 0) ++uses[j];
 
@@ -716,7 +734,7 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
   std::vector<char> deferred(last + 1, 0);
   for (int i = 0; i <= last; ++i) {
     const int b = i < static_cast<int>(m_folds_into.size()) ? m_folds_into[i] : -1;
-    deferred[i] = needed[i] && !tapped[i] && b >= 0 && b <= last && needed[b];
+    deferred[i] = needed[i] && !tapped[i] && i != replaced && b >= 0 && b <= last && needed[b];
   }
   auto release_inputs = [&](const Node& n, std::vector<at::Tensor>& values) {
     for (int j : n.inputs)
@@ -736,11 +754,23 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
   };
   for (int i = 0; i <= last; ++i) {
     if (!needed[i] || deferred[i]) continue;
+    if (i == replaced) {
+      values[i] = replacement;
+      continue;
+    }
     const Node& n = m_nodes[i];
     const OpAttrs& a = n.attrs;
-    auto in = [&](std::size_t k) -> const at::Tensor& {
+    // Past a replaced layer with k variants per input, a layer that joins a branch of
+    // k * N items with one of N (a skip connection) repeats the latter k times.
+    std::int64_t batch = 0;
+    for (int j : n.inputs) {
+      const at::Tensor& t = j < 0 ? x_in : values[j];
+      if (t.defined()) batch = std::max(batch, t.size(0));  // a folded (deferred) input is undefined
+    }
+    auto in = [&](std::size_t k) -> at::Tensor {
       int j = n.inputs[k];
-      return j < 0 ? x_in : values[j];
+      const at::Tensor& t = j < 0 ? x_in : values[j];
+      return t.defined() && t.size(0) < batch ? t.repeat_interleave(batch / t.size(0), 0) : t;
     };
     auto param = [&](std::size_t k) -> const at::Tensor& { return m_params[n.params[k]].tensor; };
     auto compute_param_of = [&](std::size_t k) -> const at::Tensor& { return compute_param(n.params[k]); };
@@ -934,7 +964,11 @@ Activations Graph::forward(const at::Tensor& input, const std::vector<std::strin
     values[i] = std::move(y);
     release_inputs(n, values);
   }
-  for (std::size_t k = 0; k < taps.size(); ++k) result[taps[k]] = values[tap_index[k]];
+  const std::int64_t items = replaced >= 0 ? replacement.size(0) : input.size(0);
+  for (std::size_t k = 0; k < taps.size(); ++k) {
+    const at::Tensor& t = values[tap_index[k]];
+    result[taps[k]] = t.size(0) < items ? t.repeat_interleave(items / t.size(0), 0) : t;
+  }
   return result;
 }
 

@@ -32,7 +32,7 @@ struct BackendDescription {
 
 /// Implements the ChannelForward and LayerSummary extensions: techniques find them with
 /// vizrun::query<...> (or call vizrun::forward_channels, vizrun::layer_details).
-class GraphBackend : public ModelBackend, public ChannelForward, public LayerSummary {
+class GraphBackend : public ModelBackend, public ChannelForward, public LayerSummary, public LayerReplace {
  public:
   /// Loads weights per `plan` from `args.weights`, moves the graph to `args.device`.
   GraphBackend(std::unique_ptr<Graph> graph, BackendDescription description, const CreateArgs& args,
@@ -53,6 +53,9 @@ class GraphBackend : public ModelBackend, public ChannelForward, public LayerSum
   at::Tensor forward_channels(const at::Tensor& input, const std::string& layer, const at::Tensor& channels) override;
   /// LayerSummary: parameter counts and connections from the graph.
   std::vector<LayerDetails> layer_details(std::int64_t height, std::int64_t width) const override;
+  /// LayerReplace: the graph run from a replaced layer on (Graph::forward_replaced).
+  Activations forward_replaced(const at::Tensor& input, const std::string& layer, const at::Tensor& replacement,
+                               const std::vector<std::string>& taps) override;
   std::vector<std::string> class_names() const override { return m_desc.class_names; }
   std::string output_activation() const override { return m_desc.output_activation; }
   std::string logits_layer() const override { return m_desc.logits_layer; }

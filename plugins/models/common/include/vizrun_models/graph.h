@@ -172,6 +172,11 @@ class Graph {
   /// (channels-last on CPU), for a caller that feeds them to a convolution itself.
   Activations forward(const at::Tensor& input, const std::vector<std::string>& taps,
                       bool standard_layout_taps = true) const;
+  /// `forward` with the output of `layer` replaced by `replacement` (k times the
+  /// input's items; see vizrun::LayerReplace): what only `layer` reads is not computed,
+  /// branches that do not depend on it are repeated k times where they join it.
+  Activations forward_replaced(const at::Tensor& input, const std::string& layer, const at::Tensor& replacement,
+                               const std::vector<std::string>& taps) const;
 
   /// Moves every parameter to `device`, disables gradients (all tensors become leaves).
   /// With `channels_last`, conv kernels and the input use the NHWC memory layout
@@ -195,6 +200,9 @@ class Graph {
   bool channels_last() const { return m_channels_last; }
 
  private:
+  /// The forward pass; node `replaced` (>= 0) takes `replacement` as its output.
+  Activations run(const at::Tensor& input, const std::vector<std::string>& taps, bool standard_layout_taps,
+                  int replaced, const at::Tensor& replacement) const;
   int push(Node node);
   /// The parameters a node of its kind computes with, in Keras weight order.
   void add_params_for(int index, const Shape& in);
