@@ -17,6 +17,7 @@ ChannelForward::~ChannelForward() = default;
 PrecisionSupport::~PrecisionSupport() = default;
 ModelCheck::~ModelCheck() = default;
 LayerSummary::~LayerSummary() = default;
+GuidedRelu::~GuidedRelu() = default;
 
 at::Tensor gather_channels(const at::Tensor& act, const std::string& layer, const at::Tensor& channels) {
   if (act.dim() != 4)

@@ -6,10 +6,11 @@
 #include <string>
 
 #include "vizrun/model.h"
+#include "vizrun/model_extensions.h"
 
 namespace vizrun::testing {
 
-class TinyNet : public ModelBackend {
+class TinyNet : public ModelBackend, public GuidedRelu {
  public:
   /// Weights from the fixture folder (tests/fixtures/techniques/tiny_net), or random when
   /// empty, held on `device`.
@@ -30,6 +31,8 @@ class TinyNet : public ModelBackend {
 
   /// Sets a convolution's weights to zero and its bias to `value`: constant channels.
   void make_constant(const std::string& conv, double value);
+  /// GuidedRelu: guided backpropagation through the three ReLUs (captum hooks nn.ReLU).
+  void set_guided_relu(bool enabled) override { m_guided = enabled; }
   int forward_calls = 0;
   std::string deepest_tap;  ///< deepest layer computed by the last forward
 
@@ -37,6 +40,7 @@ class TinyNet : public ModelBackend {
   at::Tensor m_w[4], m_b[4];
   std::string m_source;
   c10::Device m_device;
+  bool m_guided = false;
 };
 
 }  // namespace vizrun::testing

@@ -62,8 +62,24 @@ class VIZRUN_SDK_API LayerSummary {
   virtual ~LayerSummary();
 };
 
+/// Guided backpropagation (Springenberg et al.; captum's GuidedBackprop): a mode in
+/// which every ReLU of the model passes back only positive gradients, and only where
+/// its input was positive (relu(grad) * (x > 0)). It applies to the autograd graphs of
+/// forward calls made while it is on; a backward run later still follows it. (SDK 1.4)
+class VIZRUN_SDK_API GuidedRelu {
+ public:
+  static constexpr char kInterfaceId[] = "vizrun.GuidedRelu/1";
+
+  /// Turns the mode on or off. Throws vizrun::Error (one line naming the backend) when
+  /// the backend cannot change its ReLUs' backward.
+  virtual void set_guided_relu(bool enabled) = 0;
+
+ protected:
+  virtual ~GuidedRelu();
+};
+
 /// The SDK's extension interfaces for models. Append only.
-using ModelExtensions = ExtensionList<ChannelForward, LayerSummary>;
+using ModelExtensions = ExtensionList<ChannelForward, LayerSummary, GuidedRelu>;
 
 /// `LayerSummary::layer_details` of `model` when it has the interface, otherwise the
 /// fallback: `layers_for(height, width)` with parameters and inputs unknown.
