@@ -3,6 +3,11 @@
 // IG's steps or SmoothGrad's samples.
 #include <ATen/ATen.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include <cstdio>
 
@@ -10,6 +15,7 @@
 #include "catch.h"
 #include "fakes.h"
 #include "npy.h"
+#include "test_support.h"
 #include "tiny_model.h"
 
 using namespace vizrun;
@@ -192,4 +198,41 @@ TEST_CASE("peak memory does not grow with IG's steps or SmoothGrad's samples", "
 #ifndef VIZRUN_SANITIZER_BUILD
   CHECK(after - before < 30.0);
 #endif
+}
+
+namespace {
+/// Runs `vizrun run <config> <sets>` with random weights; returns the exit status and
+/// the manifest's text.
+std::pair<int, std::string> run_config(const std::string& name, const std::string& sets) {
+  const std::string dir = vizrun::testing::temp_dir("attr-e2e");
+  const std::string command = std::string(VIZRUN_BINARY) + " run " + VIZRUN_SOURCE_DIR + "/configs/" + name +
+                              ".yaml --out " + dir + "/run -q --set model.weights=random " + sets + " >" + dir +
+                              "/log 2>&1";
+  const int status = std::system(command.c_str());
+  std::ifstream manifest(dir + "/run/manifest.json"), log(dir + "/log");
+  std::stringstream text;
+  text << manifest.rdbuf() << log.rdbuf();
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
+}
+}  // namespace
+
+TEST_CASE("configs/attribution_fashion_mnist.yaml and configs/attribution.yaml run small", "[attribution][configs][e2e]") {
+  {
+    const auto [status, text] = run_config("attribution_fashion_mnist",
+                                           "--set techniques.0.options.integrated_gradients.steps=4 "
+                                           "--set techniques.0.options.smoothgrad.samples=2");
+    INFO(text);
+    CHECK(status == 0);
+    CHECK(text.find("\"complete\"") != std::string::npos);
+    CHECK(text.find("vargrad(saliency)") != std::string::npos);
+  }
+  {
+    const auto [status, text] = run_config(
+        "attribution", "--set techniques.0.options.integrated_gradients.steps=2 "
+                       "--set techniques.0.options.smoothgrad.samples=2 --set techniques.0.options.occlusion.window=112 "
+                       "--set techniques.0.options.occlusion.stride=112");
+    INFO(text);
+    CHECK(status == 0);
+    CHECK(text.find("guided_gradcam") != std::string::npos);
+  }
 }

@@ -2,6 +2,7 @@
 #include "attribution.h"
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
@@ -227,7 +228,8 @@ at::Tensor guided_grad_cam(ModelBackend& model, const at::Tensor& x, const at::T
   }
   const at::Tensor cam = at::cat(cams, 0);
   const at::Tensor gbp = guided_backprop(model, x, classes, score, rows);
-  return gbp * at::upsample_nearest2d(cam, {x.size(2), x.size(3)});
+  const std::vector<std::int64_t> side = {x.size(2), x.size(3)};
+  return gbp * at::upsample_nearest2d(cam, at::IntArrayRef(side));
 }
 
 at::Tensor occlusion(ModelBackend& model, const at::Tensor& x, const at::Tensor& classes, const std::string& score,

@@ -1,5 +1,6 @@
 // The attribution technique: options, classes, batches, and the pictures it writes.
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include <algorithm>
@@ -49,8 +50,9 @@ at::Tensor gaussian_blur(const at::Tensor& pixels, double sigma) {
   k = k / k.sum();
   const std::int64_t c = pixels.size(1);
   at::Tensor x = at::replication_pad2d(pixels.to(at::kFloat), {radius, radius, radius, radius});
-  x = at::conv2d(x, k.view({1, 1, 1, -1}).repeat({c, 1, 1, 1}), {}, 1, 0, 1, c);
-  return at::conv2d(x, k.view({1, 1, -1, 1}).repeat({c, 1, 1, 1}), {}, 1, 0, 1, c);
+  const c10::optional<at::Tensor> no_bias;
+  x = at::conv2d(x, k.view({1, 1, 1, -1}).repeat({c, 1, 1, 1}), no_bias, 1, 0, 1, c);
+  return at::conv2d(x, k.view({1, 1, -1, 1}).repeat({c, 1, 1, 1}), no_bias, 1, 0, 1, c);
 }
 
 }  // namespace
@@ -164,7 +166,8 @@ at::Tensor Attribution::compute(const std::string& method, ModelBackend& model, 
                                 const at::Tensor& pixels, const at::Tensor& classes, std::int64_t rows,
                                 std::uint64_t noise_seed) {
   const AttributionOptions& o = m_options;
-  const auto [tunnel, inner_name] = split_method(method);
+  const auto parts = split_method(method);  // named copies: lambdas cannot capture structured bindings in C++17
+  const std::string tunnel = parts.first, inner_name = parts.second;
   at::Tensor baseline;
   if (inner_name == "integrated_gradients") baseline = baseline_for(model, x, pixels);
   const std::string layer = inner_name == "guided_gradcam" ? cam_layer(model) : "";
