@@ -71,16 +71,21 @@ Activations TinyNet::forward(const at::Tensor& input, const std::vector<std::str
   auto keep = [&](const std::string& name, const at::Tensor& t) {
     if (std::find(taps.begin(), taps.end(), name) != taps.end()) out[name] = t;
   };
-  at::Tensor x = at::relu(at::conv2d(input, m_w[0], m_b[0], 1, 1));
+  auto relu = [&](const at::Tensor& t) {
+    at::Tensor y = at::relu(t);
+    if (m_guided && y.requires_grad()) y.register_hook([](const at::Tensor& g) { return g.clamp_min(0); });
+    return y;
+  };
+  at::Tensor x = relu(at::conv2d(input, m_w[0], m_b[0], 1, 1));
   keep("conv1", x);
   if (last == 0) return out;
-  x = at::relu(at::conv2d(x, m_w[1], m_b[1], 1, 1));
+  x = relu(at::conv2d(x, m_w[1], m_b[1], 1, 1));
   keep("conv2", x);
   if (last == 1) return out;
   x = at::max_pool2d(x, {2, 2});
   keep("pool1", x);
   if (last == 2) return out;
-  x = at::relu(at::conv2d(x, m_w[2], m_b[2], 1, 1));
+  x = relu(at::conv2d(x, m_w[2], m_b[2], 1, 1));
   keep("conv3", x);
   if (last == 3) return out;
   x = x.mean({2, 3});

@@ -10,7 +10,7 @@
 
 namespace vizrun::testing {
 
-class TinyNet : public ModelBackend {
+class TinyNet : public ModelBackend, public GuidedRelu {
  public:
   /// Weights from the fixture folder (tests/fixtures/techniques/tiny_net), or random when
   /// empty, held on `device`.
@@ -31,6 +31,8 @@ class TinyNet : public ModelBackend {
 
   /// Sets a convolution's weights to zero and its bias to `value`: constant channels.
   void make_constant(const std::string& conv, double value);
+  /// GuidedRelu: guided backpropagation through the three ReLUs (captum hooks nn.ReLU).
+  void set_guided_relu(bool enabled) override { m_guided = enabled; }
   int forward_calls = 0;
   std::string deepest_tap;  ///< deepest layer computed by the last forward
   /// Layer `index` of the net's order (conv1, conv2, pool1, conv3, gap, logits) on the previous one's output.
@@ -40,6 +42,7 @@ class TinyNet : public ModelBackend {
   at::Tensor m_w[4], m_b[4];
   std::string m_source;
   c10::Device m_device;
+  bool m_guided = false;
 };
 
 /// The tiny net with vizrun::LayerReplace, as the graph backend has it (Ablation-CAM's fast path).

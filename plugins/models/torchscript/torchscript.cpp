@@ -87,7 +87,7 @@ struct Tap {
   std::int64_t parameters = 0;
 };
 
-class TorchScriptModel final : public ModelBackend, public LayerSummary {
+class TorchScriptModel final : public ModelBackend, public LayerSummary, public GuidedRelu {
  public:
   explicit TorchScriptModel(const CreateArgs& args) : m_device(args.device) {
     read_options(args);
@@ -96,6 +96,13 @@ class TorchScriptModel final : public ModelBackend, public LayerSummary {
   }
 
   std::vector<LayerInfo> layers() const override { return layers_for(m_input.height, m_input.width); }
+
+  /// GuidedRelu: the scripted graph's ReLUs keep their own backward here.
+  void set_guided_relu(bool enabled) override {
+    if (enabled)
+      throw Error("torchscript backend: guided backpropagation is not supported (the ReLUs run inside the scripted "
+                  "graph); use a graph backend (vgg16, resnet50v2, small_convnet, keras) for guided_backprop");
+  }
 
   std::vector<LayerInfo> layers_for(std::int64_t height, std::int64_t width) const override {
     std::vector<LayerInfo> out;

@@ -167,6 +167,7 @@ void GraphBackend::check_input(const at::Tensor& input, const std::vector<std::s
 Activations GraphBackend::forward(const at::Tensor& input, const std::vector<std::string>& taps) {
   check_input(input, taps);
   at::Tensor x = input.device() == m_device ? input : input.to(m_device);
+  const GuidedReluMode guided(m_guided_relu);
   return m_graph->forward(x, taps);
 }
 

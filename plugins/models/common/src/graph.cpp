@@ -18,6 +18,17 @@ namespace vizrun::models {
 
 namespace {
 
+/// Guided backpropagation for the forward passes of this thread (GuidedReluMode).
+thread_local bool t_guided_relu = false;
+
+/// relu(x); under guided backpropagation its output's gradient is clamped at 0 first,
+/// so relu's own backward then yields relu(grad) * (x > 0), as captum's hook on nn.ReLU.
+at::Tensor relu(const at::Tensor& x) {
+  at::Tensor y = torch::relu(x);
+  if (t_guided_relu && y.requires_grad()) y.register_hook([](const at::Tensor& grad) { return grad.clamp_min(0); });
+  return y;
+}
+
 /// The window a dilated kernel covers.
 std::int64_t dilated(std::int64_t k, std::int64_t d) { return d * (k - 1) + 1; }
 
@@ -45,7 +56,7 @@ std::pair<std::int64_t, std::int64_t> same_pads(std::int64_t in, std::int64_t k,
 
 at::Tensor apply_activation(const at::Tensor& x, const Activation& a) {
   if (a == "linear" || a.empty()) return x;
-  if (a == "relu") return torch::relu(x);
+  if (a == "relu") return relu(x);
   if (a == "sigmoid") return torch::sigmoid(x);
   if (a == "softmax") return torch::softmax(x, 1);
   if (a == "tanh") return torch::tanh(x);
@@ -651,6 +662,9 @@ void Graph::finalize(const c10::Device& device, bool channels_last, bool fold_la
     m_folds_into[c] = static_cast<int>(b);
   }
 }
+
+GuidedReluMode::GuidedReluMode(bool enabled) : m_previous(t_guided_relu) { t_guided_relu = enabled; }
+GuidedReluMode::~GuidedReluMode() { t_guided_relu = m_previous; }
 
 at::Tensor Graph::activate(const at::Tensor& x, const Activation& activation) {
   return apply_activation(x, activation);

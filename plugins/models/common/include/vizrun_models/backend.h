@@ -30,9 +30,14 @@ struct BackendDescription {
   bool fold_layers = true;  ///< padding+conv and conv+BatchNorm run as one convolution (Graph::finalize)
 };
 
-/// Implements the ChannelForward and LayerSummary extensions: techniques find them with
-/// vizrun::query<...> (or call vizrun::forward_channels, vizrun::layer_details).
-class GraphBackend : public ModelBackend, public ChannelForward, public LayerSummary, public LayerReplace {
+/// Implements the ChannelForward, LayerSummary, LayerReplace and GuidedRelu extensions:
+/// techniques find them with vizrun::query<...> (or call vizrun::forward_channels,
+/// vizrun::layer_details).
+class GraphBackend : public ModelBackend,
+                     public ChannelForward,
+                     public LayerSummary,
+                     public LayerReplace,
+                     public GuidedRelu {
  public:
   /// Loads weights per `plan` from `args.weights`, moves the graph to `args.device`.
   GraphBackend(std::unique_ptr<Graph> graph, BackendDescription description, const CreateArgs& args,
@@ -51,6 +56,8 @@ class GraphBackend : public ModelBackend, public ChannelForward, public LayerSum
   /// ChannelForward (and the SDK 1.1 slot of ModelBackend): for conv2d layers with
   /// element-wise activations only the selected filters run (src/forward_channels.cpp).
   at::Tensor forward_channels(const at::Tensor& input, const std::string& layer, const at::Tensor& channels) override;
+  /// GuidedRelu: the plain ReLUs (fused or Activation layers) of later forward calls.
+  void set_guided_relu(bool enabled) override { m_guided_relu = enabled; }
   /// LayerSummary: parameter counts and connections from the graph.
   std::vector<LayerDetails> layer_details(std::int64_t height, std::int64_t width) const override;
   /// LayerReplace: the graph run from a replaced layer on (Graph::forward_replaced).
@@ -74,6 +81,7 @@ class GraphBackend : public ModelBackend, public ChannelForward, public LayerSum
   BackendDescription m_desc;
   c10::Device m_device;
   WeightsInfo m_weights;
+  bool m_guided_relu = false;
 };
 
 /// The largest input height or width a model plugin accepts (the schemas state it too).

@@ -239,6 +239,19 @@ class Graph {
   bool m_channels_last = false;
 };
 
+/// While alive, the ReLUs of Graph::forward on this thread (activation "relu", plain)
+/// get guided backpropagation's backward (vizrun::GuidedRelu); restores the previous mode.
+class GuidedReluMode {
+ public:
+  explicit GuidedReluMode(bool enabled);
+  ~GuidedReluMode();
+  GuidedReluMode(const GuidedReluMode&) = delete;
+  GuidedReluMode& operator=(const GuidedReluMode&) = delete;
+
+ private:
+  bool m_previous;
+};
+
 /// "a, b, c" from a list.
 std::string join(const std::vector<std::string>& items, const std::string& separator = ", ");
 /// "(3, 3, 64, 128)".
