@@ -28,12 +28,13 @@
  *        filter selection, photo batches, memory estimates, TechniqueBase).
  *        vizrun::ModelCheck (techniques check options against the model in
  *        `vizrun validate`), CreateArgs::architecture_only appended.
+ *   1.4  vizrun/faithfulness.h: deletion/insertion, confidence and ROAD metrics, MetricsLog.
  */
 #include <stddef.h>
 #include <stdint.h>
 
 #define VIZRUN_SDK_VERSION_MAJOR 1
-#define VIZRUN_SDK_VERSION_MINOR 3
+#define VIZRUN_SDK_VERSION_MINOR 4
 #define VIZRUN_PLUGIN_ENTRY_SYMBOL "vizrun_plugin_info"
 /* File names the host looks for in its plugin folders. */
 #define VIZRUN_PLUGIN_SUFFIX ".vizplugin.so"
