@@ -40,6 +40,7 @@ packages=(
   libboost-dev libboost-filesystem-dev  # Boost.DLL plugin loading
   libopenimageio-dev      # image decoding and PNG output
   nlohmann-json3-dev libvalijson-dev    # JSON Schema validation, manifest
+  libeigen3-dev           # sparse solve of ROAD's imputation (faithfulness metrics)
   libcli11-dev            # command line
   libssl-dev              # sha256 of inputs and outputs
   libhdf5-dev             # Keras .h5 weights

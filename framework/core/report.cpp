@@ -40,6 +40,11 @@ nav.toc { background: var(--panel); border-radius: 6px; padding: 10px 16px; marg
 nav.toc ul { margin: 2px 0; padding-left: 20px; } nav.toc a { color: var(--accent); text-decoration: none; }
 .banner { background: #6b3b16; border-left: 4px solid #ff9f43; padding: 8px 14px; margin: 10px 0; border-radius: 4px; }
 figure.dead { outline: 2px solid #7a2323; } .deadnote { color: #ff8f8f; }
+table.compare { border-collapse: collapse; } table.compare th { color: var(--muted); font-weight: 500; font-size: 13px; padding: 4px 8px; text-align: center; }
+table.compare td { padding: 4px; vertical-align: top; } table.compare td img { width: 180px; height: auto; display: block; image-rendering: auto; }
+table.compare th.row { text-align: right; max-width: 180px; word-break: break-all; }
+table.metrics td, table.metrics th { padding: 3px 10px; text-align: right; } table.metrics td.label { text-align: left; }
+svg.curve { background: var(--panel); } .legend-del { color: #ff8f6b; } .legend-ins { color: #7cc4ff; }
 )";
 
 std::string number(double v) {
@@ -203,6 +208,150 @@ std::string render_arrays(const Group& g) {
   return os.str();
 }
 
+// --- Comparison across methods: the grid and the metrics ------------------------------
+
+/// The string form of a meta value ("" when absent).
+std::string meta_text(const json& meta, const std::string& key) {
+  const auto it = meta.find(key);
+  return it == meta.end() || it->is_null() ? "" : text_of(*it);
+}
+
+/// The picture of a map the grid shows: meta `view: "overlay"` where the technique says
+/// which view an image is, else an image whose file name says overlay; it needs meta `image`.
+bool is_grid_picture(const OutputRecord& o, bool technique_has_views) {
+  if (o.kind != "image" || !o.meta.contains("image")) return false;
+  if (technique_has_views) return meta_text(o.meta, "view") == "overlay";
+  return file_name(o.path).find("overlay") != std::string::npos;
+}
+
+/// One row per image (and class when an image has several), one column per method (and
+/// layer when a method has several), from every technique's outputs with meta `image`,
+/// `method` (else the technique's plugin), `layer` and `class`.
+std::string render_comparison_grid(const std::vector<TechniqueRecord>& techniques) {
+  struct Cell { std::string row, column, path, caption; };
+  std::vector<Cell> cells;
+  std::map<std::string, std::vector<std::string>> layers_of;  // method -> layers
+  for (const auto& t : techniques) {
+    const bool has_views = std::any_of(t.outputs.begin(), t.outputs.end(), [](const OutputRecord& o) { return o.meta.contains("view"); });
+    for (const auto& o : t.outputs) {
+      if (!is_grid_picture(o, has_views)) continue;
+      const std::string method = o.meta.contains("method") ? meta_text(o.meta, "method") : t.plugin;
+      const std::string layer = meta_text(o.meta, "layer");
+      auto& layers = layers_of[method];
+      if (std::find(layers.begin(), layers.end(), layer) == layers.end()) layers.push_back(layer);
+      const std::string cls = meta_text(o.meta, "name").empty() ? meta_text(o.meta, "class") : meta_text(o.meta, "name");
+      cells.push_back({meta_text(o.meta, "image") + "\n" + cls, method + "\n" + layer, o.path, cls});
+    }
+  }
+  if (cells.empty()) return "";
+  std::vector<std::string> rows, columns;
+  std::map<std::string, std::string> picture;  // row + column -> path
+  for (const auto& c : cells) {
+    if (std::find(rows.begin(), rows.end(), c.row) == rows.end()) rows.push_back(c.row);
+    if (std::find(columns.begin(), columns.end(), c.column) == columns.end()) columns.push_back(c.column);
+    picture.emplace(c.row + "\t" + c.column, c.path);  // the first (top-ranked) picture wins
+  }
+  if (columns.size() < 2) return "";  // one method at one layer: its own section shows it
+  auto heading = [&](const std::string& column) {
+    const std::string method = column.substr(0, column.find('\n')), layer = column.substr(column.find('\n') + 1);
+    const bool several = layers_of[method].size() > 1 && !layer.empty();
+    return html_escape(method) + (several ? "<br><code>" + html_escape(layer) + "</code>" : "");
+  };
+  std::ostringstream os;
+  os << "<h3>Methods side by side</h3>\n<table class=\"compare\"><tr><th></th>";
+  for (const auto& c : columns) os << "<th>" << heading(c) << "</th>";
+  os << "</tr>\n";
+  for (const auto& r : rows) {
+    const std::string image = r.substr(0, r.find('\n')), cls = r.substr(r.find('\n') + 1);
+    os << "<tr><th class=\"row\">" << html_escape(file_name(image)) << (cls.empty() ? "" : "<br>" + html_escape(cls)) << "</th>";
+    for (const auto& c : columns) {
+      const auto it = picture.find(r + "\t" + c);
+      os << "<td>";
+      if (it != picture.end())
+        os << "<a href=\"" << html_escape(it->second) << "\"><img loading=\"lazy\" src=\"" << html_escape(it->second)
+           << "\" alt=\"" << html_escape(file_name(it->second)) << "\"></a>";
+      os << "</td>";
+    }
+    os << "</tr>\n";
+  }
+  os << "</table>\n";
+  return os.str();
+}
+
+/// A deletion (orange) and an insertion (blue) curve on [0, 1] x [0, max], as inline SVG.
+std::string curve_svg(const json& curves) {
+  constexpr double kW = 140, kH = 56;
+  double top = 1e-12;
+  for (const char* name : {"deletion", "insertion"})
+    if (curves.contains(name))
+      for (const auto& v : curves[name])
+        if (v.is_number()) top = std::max(top, v.get<double>());
+  std::ostringstream os;
+  os << "<svg class=\"curve\" width=\"" << kW << "\" height=\"" << kH << "\" viewBox=\"0 0 " << kW << " " << kH
+     << "\"><rect x=\"0.5\" y=\"0.5\" width=\"" << kW - 1 << "\" height=\"" << kH - 1 << "\" fill=\"none\" stroke=\"#444\"/>";
+  for (const auto& [name, colour] : {std::pair<const char*, const char*>{"deletion", "#ff8f6b"}, {"insertion", "#7cc4ff"}}) {
+    if (!curves.contains(name) || curves[name].size() < 2) continue;
+    const json& c = curves[name];
+    os << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"1.5\" points=\"";
+    for (std::size_t i = 0; i < c.size(); ++i) {
+      if (!c[i].is_number()) continue;
+      const double x = 2 + (kW - 4) * static_cast<double>(i) / static_cast<double>(c.size() - 1);
+      const double y = kH - 2 - (kH - 4) * c[i].get<double>() / top;
+      os << number(x) << "," << number(y) << " ";
+    }
+    os << "\"><title>" << name << "</title></polyline>";
+  }
+  os << "</svg>";
+  return os.str();
+}
+
+/// Every technique's `metrics` record: rows image x method (x layer, class), a column per
+/// metric, and the deletion / insertion curves.
+std::string render_metrics(const std::vector<TechniqueRecord>& techniques) {
+  std::vector<json> entries;
+  std::vector<std::string> columns;
+  for (const auto& t : techniques) {
+    if (!t.records.contains("metrics") || !t.records["metrics"].is_array()) continue;
+    for (const auto& e : t.records["metrics"]) {
+      if (!e.is_object()) continue;
+      entries.push_back(e);
+      if (e.contains("values") && e["values"].is_object())
+        for (auto it = e["values"].begin(); it != e["values"].end(); ++it)
+          if (std::find(columns.begin(), columns.end(), it.key()) == columns.end()) columns.push_back(it.key());
+    }
+  }
+  if (entries.empty()) return "";
+  const bool curves = std::any_of(entries.begin(), entries.end(), [](const json& e) { return e.contains("curves"); });
+  std::ostringstream os;
+  os << "<h3>Faithfulness metrics</h3>\n<p>Deletion: area under the class score as the most relevant pixels are removed "
+        "(lower is better); insertion: as they are restored from a blurred image (higher is better); drop / increase in "
+        "confidence and ROAD as pytorch-grad-cam defines them. "
+     << (curves ? "Curves: <span class=\"legend-del\">deletion</span>, <span class=\"legend-ins\">insertion</span>." : "")
+     << "</p>\n<table class=\"facts metrics\"><tr><th>image</th><th>method</th><th>layer</th><th>class</th><th>score</th>";
+  for (const auto& c : columns) os << "<th>" << html_escape(c) << "</th>";
+  if (curves) os << "<th>curves</th>";
+  os << "</tr>\n";
+  for (const auto& e : entries) {
+    os << "<tr><td class=\"label\">" << html_escape(file_name(meta_text(e, "image"))) << "</td><td class=\"label\">"
+       << html_escape(meta_text(e, "method")) << "</td><td class=\"label\"><code>" << html_escape(meta_text(e, "layer"))
+       << "</code></td><td>" << html_escape(meta_text(e, "class")) << "</td><td>" << html_escape(meta_text(e, "score")) << "</td>";
+    for (const auto& c : columns) {
+      const bool has = e.contains("values") && e["values"].contains(c);
+      os << "<td>" << (!has ? "" : e["values"][c].is_null() ? "n/a" : html_escape(text_of(e["values"][c]))) << "</td>";
+    }
+    if (curves) os << "<td>" << (e.contains("curves") ? curve_svg(e["curves"]) : "") << "</td>";
+    os << "</tr>\n";
+  }
+  os << "</table>\n";
+  return os.str();
+}
+
+std::string render_comparison(const std::vector<TechniqueRecord>& techniques) {
+  const std::string grid = render_comparison_grid(techniques), metrics = render_metrics(techniques);
+  if (grid.empty() && metrics.empty()) return "";
+  return "<section id=\"comparison\"><h2>Comparison</h2>\n" + grid + metrics + "</section>\n";
+}
+
 std::string render_technique(const TechniqueRecord& t) {
   std::ostringstream os;
   os << "<section id=\"" << technique_anchor(t) << "\"><h2>" << html_escape(t.id) << " <span class=\"status "
@@ -221,7 +370,10 @@ std::string render_technique(const TechniqueRecord& t) {
     if (!g.name.empty()) os << "<h3 id=\"" << group_anchor(t, g.name) << "\">" << html_escape(g.name) << "</h3>\n";
     os << render_images(t, g) << render_arrays(g);
   }
-  for (auto it = t.records.begin(); it != t.records.end(); ++it) os << render_record(it.key(), it.value());
+  for (auto it = t.records.begin(); it != t.records.end(); ++it) {
+    if (it.key() == "metrics") continue;  // in the comparison section, as a table with curves
+    os << render_record(it.key(), it.value());
+  }
   os << "</section>\n";
   return os.str();
 }
@@ -306,6 +458,7 @@ std::string render_run_report(const RunRecord& m) {
           "pictures show an untrained network, not what a trained one has learned.</div>\n";
   }
   os << render_toc(m.techniques) << "</header>\n<main>\n";
+  os << render_comparison(m.techniques);
   for (const auto& t : m.techniques) os << render_technique(t);
   os << "</main></body></html>\n";
   return os.str();

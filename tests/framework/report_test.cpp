@@ -2,6 +2,7 @@
 // filters marked, and a banner for random weights.
 #include "catch.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "vizrun_host/report.h"
@@ -79,4 +80,44 @@ TEST_CASE("dead filters are marked, and only they", "[report]") {
 TEST_CASE("random weights get a banner", "[report]") {
   CHECK_THAT(render_run_report(RunRecord::from_json(manifest("random"))), Contains("class=\"banner\"") && Contains("Random weights."));
   CHECK(render_run_report(RunRecord::from_json(manifest("imagenet"))).find("class=\"banner\"") == std::string::npos);
+}
+
+TEST_CASE("methods side by side: a row per image, a column per method and layer; metrics with curves", "[report][metrics]") {
+  json outputs = json::array();
+  auto overlay = [&](const std::string& path, const std::string& photo, const std::string& layer) {
+    json o = json::object();
+    o["kind"] = "image";
+    o["path"] = path;
+    o["meta"] = json{{"image", photo}, {"layer", layer}, {"class", 3}, {"name", "dress"}};
+    outputs.push_back(o);
+  };
+  overlay("cam/a/0_class_3_overlay.png", "photos/a.png", "conv1");
+  overlay("cam/a/0_class_3_heatmap.png", "photos/a.png", "conv1");  // not an overlay: not in the grid
+  overlay("cam/b/0_class_3_overlay.png", "photos/b.png", "conv1");
+  overlay("cam2/a/0_class_3_overlay.png", "photos/a.png", "conv2");
+  json technique = json::object();
+  technique["id"] = "cam";
+  technique["plugin"] = "gradcam";
+  technique["outputs"] = outputs;
+  json entry = {{"image", "photos/a.png"}, {"method", "gradcam"}, {"layer", "conv1"}, {"class", 3}, {"score", 0.9},
+                {"values", {{"deletion", 0.25}, {"insertion", 0.75}, {"road_combined", nullptr}}},
+                {"curves", {{"deletion", {0.9, 0.3, 0.1}}, {"insertion", {0.1, 0.6, 0.9}}}}};
+  technique["records"]["metrics"] = json::array({entry});
+  json m = json::object();
+  m["experiment"] = "x";
+  m["status"] = "complete";
+  m["techniques"] = json::array({technique});
+  const std::string page = render_run_report(RunRecord::from_json(m));
+  CHECK_THAT(page, Contains("Methods side by side"));
+  CHECK_THAT(page, Contains("<code>conv2</code>"));  // two layers of one method: a column each
+  const std::size_t grid = position_of(page, "class=\"compare\"");
+  const std::size_t grid_end = page.find("</table>", grid);
+  const std::string table = page.substr(grid, grid_end - grid);
+  CHECK(table.find("0_class_3_overlay.png") != std::string::npos);
+  CHECK(table.find("heatmap") == std::string::npos);
+  CHECK(std::count(table.begin(), table.end(), '\n') == 3);  // heading + rows a, b
+  CHECK_THAT(page, Contains("Faithfulness metrics"));
+  CHECK_THAT(page, Contains("<svg class=\"curve\""));
+  CHECK_THAT(page, Contains("<td>n/a</td>"));  // a null (NaN) metric
+  CHECK(position_of(page, "id=\"comparison\"") < position_of(page, "id=\"t-cam\""));
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Usage: report_in_chromium.sh VIZRUN CONFIG OUT_DIR [PLUGIN_DIR]
 # Runs CONFIG, then loads every image its index.html references in headless
-# Chromium and fails if any does not decode; saves OUT_DIR/report.png.
+# Chromium and fails if any does not decode, or lacks a text of REPORT_MUST_CONTAIN;
+# saves OUT_DIR/report.png.
 set -euo pipefail
 vizrun=$1; config=$2; out=$3; plugins=${4:-}
 browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
@@ -36,6 +37,12 @@ if grep -q 'BROKEN' "$out/image-check.txt" || [ "$loaded" -ne "${#sources[@]}" ]
 fi
 rm -f "$run/.image-check.html"
 echo "all ${#sources[@]} images of the report load in Chromium"
+
+# REPORT_MUST_CONTAIN: '|'-separated texts the page must hold (the comparison view's parts).
+IFS='|' read -r -a must <<< "${REPORT_MUST_CONTAIN:-}"
+for text in "${must[@]}"; do
+  [ -z "$text" ] || grep -qF -- "$text" "$run/index.html" || { echo "the report lacks: $text"; exit 1; }
+done
 
 timeout 120 "$browser" "${flags[@]}" --hide-scrollbars --window-size=1280,1600 \
   --screenshot="$out/report.png" "file://$run/index.html" 2>/dev/null

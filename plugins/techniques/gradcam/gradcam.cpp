@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "vizrun/faithfulness.h"
 #include "vizrun/image.h"
 #include "vizrun/memory.h"
 
@@ -96,6 +97,7 @@ void GradCam::run(ModelBackend& model, Output& out) {
   style.save_arrays = o.save_arrays;
   kit::MemoryReuseScope reuse(device().is_cpu());
   List predictions;
+  faithfulness::MetricsLog metrics(options().has("metrics") ? options().value("metrics") : Value(), "gradcam: metrics", seed());
   const kit::BatchPlan plan{height, width, o.batch_size, o.resize, "gradcam " + layer};
   if (device().is_cpu()) {
     const std::int64_t first = std::min<std::int64_t>(o.batch_size, static_cast<std::int64_t>(paths.size()));
@@ -139,6 +141,16 @@ void GradCam::run(ModelBackend& model, Output& out) {
       }
     }
     out.record("predictions", predictions);
+    // Faithfulness of each rank's maps (resized bilinearly to the input by the metrics).
+    for (std::int64_t j = 0; metrics.enabled() && j < heat.size(1); ++j) {
+      std::vector<std::int64_t> ids;
+      std::vector<faithfulness::MapLabel> labels;
+      for (std::size_t i = 0; i < chunk.size(); ++i) {
+        ids.push_back(classes[static_cast<std::int64_t>(i)][j].item<std::int64_t>());
+        labels.push_back({chunk[i], "gradcam", layer});
+      }
+      metrics.evaluate(model, out, input.detach(), heat.select(1, j), ids, labels);
+    }
   });
 }
 

@@ -1,5 +1,6 @@
 // The gradcam plugin's options: the only place their defaults are written.
 #include "gradcam.h"
+#include "vizrun/faithfulness.h"
 
 namespace vizrun::techniques {
 
@@ -48,7 +49,8 @@ const char* const kGradCamSchema = R"json({
     "report_top": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 3, "description": "Top predictions (class, name, probability) recorded per image in the manifest."},
     "batch_size": {"type": "integer", "minimum": 1, "maximum": 1024, "default": 16, "description": "Images per forward/backward pass; memory stays bounded by one batch whatever the number of images."},
     "titles": {"type": "boolean", "default": true, "description": "Add a title band (class, id, probability) above the heatmap and overlay images."},
-    "save_arrays": {"type": "boolean", "default": true, "description": "Also emit each heatmap at the layer's resolution as float32 .npy."}
+    "save_arrays": {"type": "boolean", "default": true, "description": "Also emit each heatmap at the layer's resolution as float32 .npy."},
+    "metrics": )json" VIZRUN_FAITHFULNESS_SCHEMA R"json(
   }
 })json";
 
