@@ -161,7 +161,16 @@ TEST_CASE("on the demo model every objective rises over the steps", "[feature_vi
   using K = fv::Term::Kind;
   fv::Term dir = term(K::direction, c3);
   for (int i = 0; i < 64; ++i) dir.direction.push_back(i % 3 == 0 ? 1.0 : -0.2);
-  const std::vector<fv::Term> objectives{term(K::channel, c1, 3), term(K::channel, c3, 10), term(K::neuron, c3, 5), dir,
+  // A ReLU neuron that is 0 at the start has no gradient (in lucent too): watch the
+  // channel whose centre a grey picture excites most.
+  std::int64_t live = 0;
+  {
+    torch::autograd::AutoGradMode off(false);
+    const at::Tensor grey = fv::to_model_space(*model, at::full({1, 1, 28, 28}, 0.5));
+    const at::Tensor a = model->forward(grey, {c3}).at(c3);
+    live = a.select(2, a.size(2) / 2).select(2, a.size(3) / 2)[0].argmax().item<std::int64_t>();
+  }
+  const std::vector<fv::Term> objectives{term(K::channel, c1, 3), term(K::channel, c3, 10), term(K::neuron, c3, live), dir,
                                          term(K::layer, c3), term(K::class_logit, "", 1), term(K::class_probability, "", 8)};
   for (const auto& t : objectives) {
     const auto r = fv::render(*model, {t}, small_recipe(48), 2, 28, 28, 7);
@@ -176,11 +185,11 @@ TEST_CASE("on the demo model every objective rises over the steps", "[feature_vi
 
 TEST_CASE("class models of the demo model are classified as their class", "[feature_vis][demo][class_model]") {
   auto model = demo_model(configs_host());
-  fv::RenderRecipe recipe = small_recipe(96);
+  fv::RenderRecipe recipe = small_recipe(128);
   recipe.param.fourier = false;  // Simonyan et al.: pixels, class logit, squared L2
   recipe.param.decorrelate = false;
   recipe.param.range = fv::ValidRange::none;
-  recipe.learning_rate = 0.02;
+  recipe.learning_rate = 0.05;
   for (std::int64_t k = 0; k < 10; ++k) {
     fv::Term l2 = term(fv::Term::Kind::squared_l2, "", 0, -0.01);
     l2.constant = 0.5;
