@@ -115,7 +115,7 @@ TEST_CASE("the demo experiment runs end to end offline", "[demo][e2e]") {
   const auto manifest = nlohmann::json::parse(host::read_file(out + "/manifest.json"));
   CHECK(manifest["status"] == "complete");
   CHECK(manifest["experiment"] == "demo");
-  REQUIRE(manifest["techniques"].size() == 3);
+  REQUIRE(manifest["techniques"].size() == 4);  // activations, filters, gradcam, class models
   for (const auto& t : manifest["techniques"]) {
     CHECK(t["status"] == "complete");
     CHECK(t["outputs"].size() > 0);
