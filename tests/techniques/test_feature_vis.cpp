@@ -224,7 +224,7 @@ TEST_CASE("the diversity term lowers the pairwise similarity of a batch", "[feat
   CHECK(s_diverse < s_plain);
 }
 
-TEST_CASE("the same seed renders bit-identical pictures; another seed does not", "[feature_vis][demo][seed]") {
+TEST_CASE("the same seed renders bit-identical pictures, another seed does not", "[feature_vis][demo][seed]") {
   auto model = demo_model(configs_host());
   const std::vector<fv::Term> obj{term(fv::Term::Kind::channel, conv_layer(*model, 1), 2)};
   fv::RenderRecipe recipe = small_recipe(10);
@@ -235,7 +235,7 @@ TEST_CASE("the same seed renders bit-identical pictures; another seed does not",
   CHECK_FALSE(at::equal(a.picture, c.picture));
 }
 
-TEST_CASE("the feature_vis technique emits tagged pictures; deep_dream dreams a photo", "[feature_vis][technique]") {
+TEST_CASE("the feature_vis technique emits tagged pictures and deep_dream dreams a photo", "[feature_vis][technique]") {
   auto model = demo_model(configs_host());
   const std::string c3 = conv_layer(*model, 2);
   {
