@@ -289,7 +289,8 @@ std::string curve_svg(const json& curves) {
   std::ostringstream os;
   os << "<svg class=\"curve\" width=\"" << kW << "\" height=\"" << kH << "\" viewBox=\"0 0 " << kW << " " << kH
      << "\"><rect x=\"0.5\" y=\"0.5\" width=\"" << kW - 1 << "\" height=\"" << kH - 1 << "\" fill=\"none\" stroke=\"#444\"/>";
-  for (const auto& [name, colour] : {std::pair<const char*, const char*>{"deletion", "#ff8f6b"}, {"insertion", "#7cc4ff"}}) {
+  using Line = std::pair<const char*, const char*>;  // curve, colour
+  for (const auto& [name, colour] : {Line{"deletion", "#ff8f6b"}, Line{"insertion", "#7cc4ff"}}) {
     if (!curves.contains(name) || curves[name].size() < 2) continue;
     const json& c = curves[name];
     os << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"1.5\" points=\"";

@@ -202,7 +202,7 @@ MetricsOptions MetricsOptions::from_value(const Value& option, const std::string
   if (!option.is_dict()) throw Error(where + ": expected a mapping of metric options, got " + option.type_name());
   MetricsOptions o;
   o.which.clear();
-  const Value which = option.get("which", List{"deletion", "insertion", "drop_in_confidence", "increase_in_confidence", "road_combined"});
+  const Value which = option.get("which", List{});
   for (const auto& item : which.as_list()) {
     const std::string& name = item.as_string();
     if (std::find(metric_names().begin(), metric_names().end(), name) == metric_names().end())
@@ -373,7 +373,7 @@ MetricsLog::MetricsLog(const Value& option, const std::string& where, std::uint6
   if (option.is_null()) return;
   m_options = MetricsOptions::from_value(option, where);
   m_options.seed = seed;
-  m_enabled = true;
+  m_enabled = !m_options.which.empty();
 }
 
 std::vector<MapMetrics> MetricsLog::evaluate(ModelBackend& model, Output& out, const at::Tensor& input,

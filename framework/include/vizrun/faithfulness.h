@@ -45,17 +45,16 @@
 #include "vizrun/value.h"
 
 /// The JSON Schema (draft-07) of the `metrics` option, a string literal to embed in a
-/// technique's schema literal. Absent: no metrics; `{}`: the default metrics.
+/// technique's schema literal. Its default `{}` computes nothing: `which` lists the metrics.
 #define VIZRUN_FAITHFULNESS_SCHEMA \
   R"json({ )json" \
-  R"json("type": "object", "additionalProperties": false, )json" \
-  R"json("description": "Faithfulness metrics of every map, recorded in the manifest (key metrics) and the report. Absent: none.", )json" \
+  R"json("type": "object", "additionalProperties": false, "default": {}, )json" \
+  R"json("description": "Faithfulness metrics of every map, recorded in the manifest (key metrics) and the report. Off until which names some.", )json" \
   R"json("properties": { )json" \
-  R"json("which": {"type": "array", "minItems": 1, "uniqueItems": true, )json" \
-  R"json("default": ["deletion", "insertion", "drop_in_confidence", "increase_in_confidence", "road_combined"], )json" \
+  R"json("which": {"type": "array", "uniqueItems": true, "default": [], )json" \
   R"json("items": {"type": "string", "enum": ["deletion", "insertion", "cam_mult_confidence_change", "drop_in_confidence", )json" \
   R"json("increase_in_confidence", "road_morf", "road_lerf", "road_combined"]}, )json" \
-  R"json("description": "Metrics to compute: deletion/insertion (RISE curves and AUC), pytorch-grad-cam's confidence change of input x map, drop / increase in confidence, ROAD most / least relevant first and combined."}, )json" \
+  R"json("description": "Metrics to compute (none by default; e.g. [deletion, insertion, drop_in_confidence, increase_in_confidence, road_combined]): deletion/insertion (RISE curves and AUC), pytorch-grad-cam's confidence change of input x map, drop / increase in confidence, ROAD most / least relevant first and combined."}, )json" \
   R"json("percentiles": {"type": "array", "minItems": 1, "items": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100}, )json" \
   R"json("default": [10, 20, 30, 40, 50, 60, 70, 80, 90], "description": "ROAD's percentiles of the map, averaged (pytorch-grad-cam's defaults)."}, )json" \
   R"json("road_noise": {"type": "number", "minimum": 0, "maximum": 10, "default": 0.01, )json" \
@@ -149,7 +148,8 @@ struct MapLabel {
 /// Computes the chosen metrics and records them in the manifest under the key
 /// `metrics`: a list of {image, method, layer, class, score, values, curves, road}
 /// entries, one per map, kept for the run (re-recorded whole after each call, as
-/// Output::record replaces a key). Disabled (evaluate does nothing) when the option is null.
+/// Output::record replaces a key). Disabled (evaluate does nothing) when the option is
+/// null or its `which` is empty.
 class VIZRUN_SDK_API MetricsLog {
  public:
   /// `option`: the technique's `metrics` option (null: disabled); `where` names it in messages.
