@@ -140,3 +140,22 @@ TEST_CASE("a fixed-size model runs the layers before its classifier at other siz
   CHECK(bad.exit_code == 1);
   CHECK_THAT(bad.err, Catch::Contains("only the layers up to") && Catch::Contains("28x28"));
 }
+
+TEST_CASE("cam_methods configs validate and run small (VGG16 random, the shipped Fashion-MNIST model)", "[configs][e2e][cam]") {
+  for (const char* name : {"cam_methods", "cam_methods_fashion_mnist"}) {
+    const Result r = vizrun_cli("validate " + config(name));
+    INFO(name << ": " << r.err);
+    CHECK(r.exit_code == 0);
+  }
+  // Score-CAM on VGG16 is 512 forward passes per image: the small run leaves it to the bench.
+  const json vgg = run_small("cam_methods", {"techniques.0.options.methods=[gradcam, gradcam++, eigencam, ablationcam]"});
+  CHECK(outputs_of(vgg, 0) == 4 * 3);
+  CHECK(outputs_of(vgg, 1) == 3);
+  const std::string out = vizrun::testing::temp_dir("tech-e2e") + "/fashion";
+  const Result r = vizrun_cli("run " + config("cam_methods_fashion_mnist") + " -q --out " + out);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const json m = json::parse(slurp(out + "/manifest.json"));
+  // 10 pictures x 9 methods x 2 classes x (array, heatmap, overlay)
+  CHECK(outputs_of(m, 0) == 10 * 9 * 2 * 3);
+}
