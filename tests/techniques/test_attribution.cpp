@@ -236,3 +236,37 @@ TEST_CASE("configs/attribution_fashion_mnist.yaml and configs/attribution.yaml r
     CHECK(text.find("guided_gradcam") != std::string::npos);
   }
 }
+
+TEST_CASE("a real backend: the torchscript plugin's resnet_small equals captum (saliency, IG, occlusion)",
+          "[attribution][oracle][e2e]") {
+  const std::string dir = vizrun::testing::temp_dir("attr-ts");
+  const std::string fixtures = technique_fixtures() + "/attribution/";
+  {
+    std::ofstream exp(dir + "/exp.yaml");
+    exp << "experiment: attr_ts\nseed: 0\ndevice: cpu\nmodel:\n  plugin: torchscript\n  weights: " << technique_fixtures()
+        << "/../models/torchscript/resnet_small.pt\n  options: {input_size: [64, 64]}\n"
+        << "techniques:\n  - plugin: attribution\n    id: attr\n    options:\n      images: [" << fixtures
+        << "photo64.png]\n      classes: [3]\n      saliency: {abs: false}\n"
+        << "      methods: [saliency, integrated_gradients, occlusion, guided_backprop]\n"
+        << "      integrated_gradients: {steps: 8, method: riemann_trapezoid, baseline: black}\n"
+        << "      occlusion: {window: 16, stride: 8, baseline: 0}\n";
+  }
+  const std::string command = std::string(VIZRUN_BINARY) + " run " + dir + "/exp.yaml --out " + dir + "/run -q >" + dir +
+                              "/log 2>&1";
+  const int status = std::system(command.c_str());
+  std::ifstream log(dir + "/log");
+  std::stringstream text;
+  text << log.rdbuf();
+  INFO(text.str());
+  // guided_backprop is the one method the torchscript backend cannot run: one line says so.
+  CHECK(WEXITSTATUS(status) != 0);
+  CHECK(text.str().find("torchscript backend: guided backpropagation is not supported") != std::string::npos);
+  // The methods before it ran and wrote their maps.
+  const std::string maps = dir + "/run/attr/photo64/";
+  check_close("torchscript saliency", read_npy(maps + "saliency/0_class_3.npy").unsqueeze(0),
+              fixture("ts_saliency_signed"));
+  check_close("torchscript IG trapezoid", read_npy(maps + "integrated_gradients/0_class_3.npy").unsqueeze(0),
+              fixture("ts_ig_trapezoid"));
+  check_close("torchscript occlusion", read_npy(maps + "occlusion/0_class_3.npy").unsqueeze(0),
+              fixture("ts_occlusion_w16_s8"));
+}

@@ -51,8 +51,9 @@ at::Tensor gaussian_blur(const at::Tensor& pixels, double sigma) {
   const std::int64_t c = pixels.size(1);
   at::Tensor x = at::replication_pad2d(pixels.to(at::kFloat), {radius, radius, radius, radius});
   const c10::optional<at::Tensor> no_bias;
-  x = at::conv2d(x, k.view({1, 1, 1, -1}).repeat({c, 1, 1, 1}), no_bias, 1, 0, 1, c);
-  return at::conv2d(x, k.view({1, 1, -1, 1}).repeat({c, 1, 1, 1}), no_bias, 1, 0, 1, c);
+  const std::vector<std::int64_t> one = {1, 1}, none = {0, 0};  // IntArrayRef: a bare 0 could be a padding string
+  x = at::conv2d(x, k.view({1, 1, 1, -1}).repeat({c, 1, 1, 1}), no_bias, one, none, one, c);
+  return at::conv2d(x, k.view({1, 1, -1, 1}).repeat({c, 1, 1, 1}), no_bias, one, none, one, c);
 }
 
 }  // namespace

@@ -96,3 +96,24 @@ occ = Occlusion(net)
 save("occlusion_w8_s4", occ.attribute(x, sliding_window_shapes=(3, 8, 8), strides=(3, 4, 4), baselines=0, target=target))
 save("occlusion_w6_s4", occ.attribute(x, sliding_window_shapes=(3, 6, 6), strides=(3, 4, 4), baselines=0, target=target))
 print("wrote", sorted(os.listdir(out_dir)))
+
+# --- A real backend: the torchscript plugin on tests/fixtures/models/torchscript/resnet_small.pt
+# (traced by tests/oracles/models/torchscript_oracle.py), a 64 x 64 PNG (no resize),
+# torchvision preprocessing ((x / 255 - mean) / std), class 3. The black baseline is a
+# photo of zeros, preprocessed: -mean / std.
+from PIL import Image  # noqa: E402
+
+smooth = np.asarray(Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).resize((64, 64), Image.BILINEAR))
+Image.fromarray(smooth).save(os.path.join(out_dir, "photo64.png"))
+ts = torch.jit.load(os.path.join(fixtures, "../models/torchscript/resnet_small.pt")).eval()
+mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+pixels = torch.from_numpy(np.asarray(Image.open(os.path.join(out_dir, "photo64.png")).convert("RGB"), np.float32))
+xt = (pixels.permute(2, 0, 1)[None] / 255.0 - mean) / std
+black = (torch.zeros_like(xt) - mean) / std
+t3 = torch.tensor([3])
+save("ts_saliency_signed", Saliency(ts).attribute(xt, target=t3, abs=False))
+save("ts_ig_trapezoid", IntegratedGradients(ts).attribute(xt, baselines=black, target=t3, n_steps=8,
+                                                          method="riemann_trapezoid"))
+save("ts_occlusion_w16_s8", Occlusion(ts).attribute(xt, sliding_window_shapes=(3, 16, 16), strides=(3, 8, 8),
+                                                    baselines=0, target=t3))

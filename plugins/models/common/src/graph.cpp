@@ -23,7 +23,7 @@ thread_local bool t_guided_relu = false;
 
 /// relu(x); under guided backpropagation its output's gradient is clamped at 0 first,
 /// so relu's own backward then yields relu(grad) * (x > 0), as captum's hook on nn.ReLU.
-at::Tensor relu(const at::Tensor& x) {
+at::Tensor guided_aware_relu(const at::Tensor& x) {
   at::Tensor y = torch::relu(x);
   if (t_guided_relu && y.requires_grad()) y.register_hook([](const at::Tensor& grad) { return grad.clamp_min(0); });
   return y;
@@ -56,7 +56,7 @@ std::pair<std::int64_t, std::int64_t> same_pads(std::int64_t in, std::int64_t k,
 
 at::Tensor apply_activation(const at::Tensor& x, const Activation& a) {
   if (a == "linear" || a.empty()) return x;
-  if (a == "relu") return relu(x);
+  if (a == "relu") return guided_aware_relu(x);
   if (a == "sigmoid") return torch::sigmoid(x);
   if (a == "softmax") return torch::softmax(x, 1);
   if (a == "tanh") return torch::tanh(x);
