@@ -178,12 +178,16 @@ TEST_CASE("SIGTERM ends a run cleanly as interrupted, with nothing half-written"
     ::_exit(127);
   }
   // Wait until some outputs exist, then ask it to stop.
-  for (int i = 0; i < 200 && !fs::exists(run_dir + "/layer_means/image1"); ++i) {
+  // A signal before main() installs its handlers would end the process by default; a
+  // sanitizer build on a loaded machine can take many seconds to get there.
+  for (int i = 0; i < 1200 && !fs::exists(run_dir + "/layer_means/image1"); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  const bool started = fs::exists(run_dir + "/layer_means/image1");
   ::kill(pid, SIGTERM);
   int status = 0;
   ::waitpid(pid, &status, 0);
+  REQUIRE(started);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 1);
   const json m = manifest_of(run_dir);

@@ -194,7 +194,12 @@ TEST_CASE("a YAML alias bomb is refused in well under a second, naming the alias
   const std::string message = error_of([&] { parse_config(text, "bomb.yaml", "."); });
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   WARN("alias bomb (" << text.size() << " bytes) refused in " << seconds * 1000 << " ms");
-  CHECK(seconds < 0.5);
+#ifdef VIZRUN_SANITIZER_BUILD
+  const double bound = 10.0;  // instrumented and on a loaded machine: still far below the 100 s an unbounded expansion takes
+#else
+  const double bound = 0.5;
+#endif
+  CHECK(seconds < bound);
   // The first alias that would take the document past the limit: the third *e.
   CHECK_THAT(message, StartsWith("bomb.yaml:6:14: f[2]: alias *e repeats 66,430 values"));
   CHECK_THAT(message, Contains("alias bomb"));
