@@ -95,7 +95,8 @@ TEST_CASE("the shipped model plugins declare the extensions they implement", "[p
   for (const char* name : {"vgg16", "resnet50v2", "small_convnet"}) {
     INFO(name);
     CHECK(testing::registry().find(name, "model").extensions ==
-          std::vector<std::string>{ChannelForward::kInterfaceId, LayerSummary::kInterfaceId, LayerReplace::kInterfaceId});
+          std::vector<std::string>{ChannelForward::kInterfaceId, LayerSummary::kInterfaceId, LayerReplace::kInterfaceId,
+                                   GuidedRelu::kInterfaceId});
   }
   for (const char* name : {"activations", "filter_ascent", "gradcam"}) {
     INFO(name);

@@ -44,7 +44,7 @@ const char* const kAttributionSchema = R"json({
     "occlusion": {"type": "object", "additionalProperties": false, "default": {}, "properties": {
       "window": {"type": "integer", "minimum": 1, "maximum": 4096, "default": 16, "description": "Side of the square patch, covering all channels."},
       "stride": {"type": "integer", "minimum": 1, "maximum": 4096, "default": 8, "description": "Step between patches (at most the window)."},
-      "baseline": {"type": "number", "default": 0, "description": "Value of the occluded pixels in the model's input space (captum's baselines)."}}},
+      "baseline": {"type": "number", "minimum": -1e6, "maximum": 1e6, "default": 0, "description": "Value of the occluded pixels in the model's input space (captum's baselines)."}}},
     "guided_gradcam": {"type": "object", "additionalProperties": false, "default": {}, "properties": {
       "layer": {"type": "string", "default": "auto", "description": "The Grad-CAM layer; auto: the backend's last convolutional layer."}}},
     "batch_size": {"type": "integer", "minimum": 1, "maximum": 1024, "default": 8, "description": "Photos per batch."},

@@ -37,9 +37,13 @@ const char* const kFeatureVisSchema = R"json({
           "name": {"type": "string"},
           "batch": {"type": "integer", "minimum": 1, "maximum": 64, "default": 1},
           "objective": {"type": "array", "items": {"$ref": "#/definitions/term"}, "minItems": 1},
-          "channels": {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "enum": ["all"]}, {"type": "array", "items": {"type": "integer", "minimum": 0}},
-                                 {"type": "object", "required": ["start", "stop"], "properties": {"start": {"type": "integer"}, "stop": {"type": "integer"}, "step": {"type": "integer"}}}]},
-          "classes": {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "enum": ["all"]}, {"type": "array", "items": {"type": "integer", "minimum": 0}}]}
+          "channels": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 65536}, {"type": "string", "enum": ["all"]},
+                                 {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 65535}},
+                                 {"type": "object", "additionalProperties": false, "required": ["start", "stop"],
+                                  "properties": {"start": {"type": "integer", "minimum": 0, "maximum": 65535}, "stop": {"type": "integer", "minimum": 1, "maximum": 65536},
+                                                 "step": {"type": "integer", "minimum": 1, "maximum": 65536}}}]},
+          "classes": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 1000000}, {"type": "string", "enum": ["all"]},
+                                {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 999999}}]}
         }
       }
     },
@@ -58,9 +62,11 @@ const char* const kFeatureVisSchema = R"json({
         {"type": "string", "enum": ["standard", "none"]},
         {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["type"],
           "properties": {"type": {"type": "string", "enum": ["pad", "jitter", "scale", "rotate"]},
-                         "width": {"type": "integer", "minimum": 0}, "value": {"type": "number"}, "mode": {"type": "string", "enum": ["constant", "reflect"]},
-                         "amount": {"type": "integer", "minimum": 2}, "factors": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}, "minItems": 1},
-                         "angles": {"type": "array", "items": {"type": "number"}, "minItems": 1}}}}
+                         "width": {"type": "integer", "minimum": 0, "maximum": 4096}, "value": {"type": "number", "minimum": -1e6, "maximum": 1e6},
+                         "mode": {"type": "string", "enum": ["constant", "reflect"]},
+                         "amount": {"type": "integer", "minimum": 2, "maximum": 4096},
+                         "factors": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 100}, "minItems": 1},
+                         "angles": {"type": "array", "items": {"type": "number", "minimum": -360, "maximum": 360}, "minItems": 1}}}}
       ]
     },
     "input_size": {
@@ -89,7 +95,7 @@ const char* const kDeepDreamSchema = R"json({
     "octave_scale": {"type": "number", "exclusiveMinimum": 1, "maximum": 10, "default": 1.4},
     "iterations": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 20, "description": "Ascent steps per octave."},
     "step": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000, "default": 0.01, "description": "Step along the L2-normalised gradient."},
-    "max_loss": {"type": ["number", "null"], "default": 15.0, "description": "Stop an octave once the loss passes this (null: never)."},
+    "max_loss": {"type": ["number", "null"], "minimum": -1e12, "maximum": 1e12, "default": 15.0, "description": "Stop an octave once the loss passes this (null: never)."},
     "border": {"type": "integer", "minimum": 0, "maximum": 64, "default": 2, "description": "Activation pixels left out at every border (keras.io: 2)."}
   }
 })json";
