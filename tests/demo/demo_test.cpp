@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <set>
+#include <string>
 
 #include "fashion_mnist.h"
 #include "test_support.h"
@@ -115,12 +117,22 @@ TEST_CASE("the demo experiment runs end to end offline", "[demo][e2e]") {
   const auto manifest = nlohmann::json::parse(host::read_file(out + "/manifest.json"));
   CHECK(manifest["status"] == "complete");
   CHECK(manifest["experiment"] == "demo");
-  REQUIRE(manifest["techniques"].size() == 4);  // activations, filters, gradcam, class models
+  // activations, filters, gradcam, cam methods, attribution, class models
+  REQUIRE(manifest["techniques"].size() == 6);
+  std::set<std::string> judged;  // methods whose maps carry faithfulness metrics
   for (const auto& t : manifest["techniques"]) {
     CHECK(t["status"] == "complete");
     CHECK(t["outputs"].size() > 0);
+    if (t["records"].contains("metrics"))
+      for (const auto& e : t["records"]["metrics"]) judged.insert(e["method"].get<std::string>());
   }
-  CHECK(fs::exists(out + "/index.html"));
+  CHECK(judged.size() >= 3);
+  CHECK(judged.count("scorecam") == 1);
+  CHECK(judged.count("integrated_gradients") == 1);
+  const std::string page = host::read_file(out + "/index.html");
+  CHECK(page.find("Comparison") != std::string::npos);
+  CHECK(page.find("Faithfulness metrics") != std::string::npos);
+  CHECK(page.find("integrated_gradients") != std::string::npos);
   // Filter patterns of every filter of every convolution: 16 + 32 + 64.
   CHECK(manifest["techniques"][1]["records"]["final_losses"].size() == 3);
 }

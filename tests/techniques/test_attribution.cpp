@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -17,6 +18,7 @@
 #include "npy.h"
 #include "test_support.h"
 #include "tiny_model.h"
+#include "vizrun/faithfulness.h"
 
 using namespace vizrun;
 using namespace vizrun::testing;
@@ -162,6 +164,39 @@ TEST_CASE("attribution writes .npy and signed / heatmap / overlay images with th
   CHECK(out.images.size() == 3 * 2 * (2 * kAllMethods.size()) + signed_views);
   CHECK_THROWS_AS(attr::Attribution(args_for(host, {{"images", List{"img0"}}, {"classes", List{"zebra"}}})).run(model, out),
                   Error);
+}
+
+TEST_CASE("attribution's metrics option judges each map's |map| as its heatmap shows it", "[attribution][metrics]") {
+  TinyNet model(technique_fixtures() + "/tiny_net");
+  FakeHost host;
+  at::manual_seed(9);
+  host.pictures["a"] = at::rand({3, 32, 32}) * 255;
+  host.pictures["b"] = at::rand({3, 32, 32}) * 255;
+  CreateArgs a = args_for(host, {{"images", List{"a", "b"}}, {"methods", List{"saliency", "integrated_gradients"}},
+                                 {"size", 32}, {"integrated_gradients", Dict{{"steps", 4}}},
+                                 {"metrics", Dict{{"steps", 6}, {"which", List{"deletion", "insertion"}}}}});
+  KeepOutput out;
+  attr::Attribution(a).run(model, out);
+  const auto& entries = out.records.at("metrics").as_list();
+  REQUIRE(entries.size() == 2 * 2);
+  const auto options = vizrun::faithfulness::MetricsOptions::from_value(a.options.at("metrics"));
+  for (const auto& e : entries) {
+    const std::string image = e.at("image").as_string(), method = e.at("method").as_string();
+    const auto map = std::find_if(out.arrays.begin(), out.arrays.end(), [&](const KeepOutput::Item& item) {
+      return item.meta.at("image").as_string() == image && item.meta.at("method").as_string() == method;
+    });
+    REQUIRE(map != out.arrays.end());
+    // The heatmap's scale: captum's 98th cumulative percentile of |sum over channels|.
+    const at::Tensor magnitude = map->data.sum(0).abs();
+    const double scale = attr::cumulative_threshold(magnitude, 98.0);
+    const at::Tensor unit = (magnitude / scale).clamp(0, 1);
+    CHECK(unit.max().item<double>() == 1.0);
+    const at::Tensor input = model.preprocess(host.pictures[image].unsqueeze(0));
+    const auto want = vizrun::faithfulness::evaluate(model, input, unit.unsqueeze(0), {map->meta.at("class").as_int()}, options);
+    INFO(image << " " << method);
+    CHECK(e.at("values").at("deletion").as_double() == Approx(want[0].values.at("deletion")).margin(1e-6));
+    CHECK(e.at("values").at("insertion").as_double() == Approx(want[0].values.at("insertion")).margin(1e-6));
+  }
 }
 
 TEST_CASE("diverging colours: blue below 0, white at 0, red above; captum's cumulative threshold", "[attribution]") {

@@ -79,7 +79,7 @@
 namespace vizrun::faithfulness {
 
 /// The `metrics` option, read.
-struct MetricsOptions {
+struct VIZRUN_SDK_API MetricsOptions {
   std::vector<std::string> which;
   std::vector<double> percentiles{10, 20, 30, 40, 50, 60, 70, 80, 90};
   double road_noise = 0.01;

@@ -85,6 +85,7 @@ struct AttributionOptions {
   explicit AttributionOptions(const Options& o);
   std::vector<std::string> methods;
   Value classes, size;
+  Value metrics;  ///< the faithfulness metrics option (faithfulness.h)
   std::string score, resize, ig_method, ig_baseline, gc_layer, heatmap_colormap, overlay_colormap;
   bool saliency_abs, save_arrays, titles;
   std::int64_t ig_steps, sg_samples, occ_window, occ_stride, batch_size, max_rows, min_image_size;

@@ -1,5 +1,6 @@
 // The attribution plugin's options: the only place their defaults are written.
 #include "attribution.h"
+#include "vizrun/faithfulness.h"
 
 namespace vizrun::techniques::attribution {
 
@@ -56,7 +57,8 @@ const char* const kAttributionSchema = R"json({
     "intensity": {"type": "number", "minimum": 0, "maximum": 10, "default": 0.5, "description": "Overlay intensity: clip(photo + intensity * colormap(map))."},
     "min_image_size": {"type": "integer", "minimum": 1, "maximum": 4096, "default": 224, "description": "Images smaller than this are enlarged by whole pixels."},
     "titles": {"type": "boolean", "default": true, "description": "A title band (method, class) above each image."},
-    "save_arrays": {"type": "boolean", "default": true, "description": "Also emit each map as float32 .npy {C, H, W} at the network input's size (channels not summed)."}
+    "save_arrays": {"type": "boolean", "default": true, "description": "Also emit each map as float32 .npy {C, H, W} at the network input's size (channels not summed)."},
+    "metrics": )json" VIZRUN_FAITHFULNESS_SCHEMA R"json(
   }
 })json";
 

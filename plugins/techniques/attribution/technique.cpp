@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "attribution.h"
+#include "vizrun/faithfulness.h"
 #include "vizrun/suggest.h"
 
 namespace vizrun::techniques::attribution {
@@ -62,6 +63,7 @@ AttributionOptions::AttributionOptions(const Options& o)
     : methods(o.strings("methods")),
       classes(o.value("classes")),
       size(o.value("size")),
+      metrics(o.value("metrics")),
       score(o.string("score")),
       resize(o.string("resize")),
       ig_method(nested(o, "integrated_gradients", "method").as_string()),
@@ -214,6 +216,7 @@ void Attribution::run(ModelBackend& model, Output& out) {
   kit::MemoryReuseScope reuse(device().is_cpu());
   const kit::BatchPlan plan{height, width, o.batch_size, o.resize, "attribution"};
   List records;
+  faithfulness::MetricsLog metrics(o.metrics, "attribution: metrics", seed());
   for_each_batch(paths, plan, [&](const kit::PhotoBatch& batch) {
     at::Tensor x, probs;
     {
@@ -231,6 +234,7 @@ void Attribution::run(ModelBackend& model, Output& out) {
       for (std::int64_t rank = 0; rank < classes.size(1); ++rank) {
         const at::Tensor cls = classes.select(1, rank).contiguous();
         const at::Tensor maps = compute(method, model, x, batch.pixels, cls, rows, seed() + batch.first).to(at::kCPU);
+        std::vector<at::Tensor> units;  // the heatmaps shown, judged by the metrics
         for (std::size_t i = 0; i < batch.paths.size(); ++i) {
           const auto b = static_cast<std::int64_t>(i);
           const std::int64_t id = cls[b].item<std::int64_t>();
@@ -260,6 +264,7 @@ void Attribution::run(ModelBackend& model, Output& out) {
           const at::Tensor magnitude = summed.abs();
           const double abs_scale = std::max(cumulative_threshold(magnitude, 100.0 - o.outlier_percent), 1e-30);
           const at::Tensor unit = (magnitude / abs_scale).clamp(0, 1);
+          units.push_back(unit);
           if (!non_negative(method, o.saliency_abs))
             emit("signed", diverging_colormap((summed / abs_scale).clamp(-1, 1)));
           emit("heatmap", image::colormap(unit, o.heatmap_colormap));
@@ -267,6 +272,14 @@ void Attribution::run(ModelBackend& model, Output& out) {
           emit("overlay", image::overlay(photo, image::colormap(unit, o.overlay_colormap), o.intensity));
           records.push_back(Dict{{"image", batch.paths[i]}, {"method", method}, {"class", id}, {"name", name},
                                  {"probability", p}, {"abs_scale", abs_scale}});
+        }
+        if (metrics.enabled()) {
+          const at::Tensor cls_cpu = cls.to(at::kCPU);
+          std::vector<std::int64_t> class_list(cls_cpu.data_ptr<std::int64_t>(), cls_cpu.data_ptr<std::int64_t>() + cls_cpu.numel());
+          std::vector<faithfulness::MapLabel> labels;
+          const std::string layer = split_method(method).second == "guided_gradcam" ? cam_layer(model) : "";
+          for (const auto& path : batch.paths) labels.push_back({path, method, layer});
+          metrics.evaluate(model, out, x.detach(), at::stack(units), class_list, labels);
         }
       }
     }

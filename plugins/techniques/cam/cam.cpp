@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "vizrun/faithfulness.h"
 #include "vizrun/model_extensions.h"
 
 namespace vizrun::techniques {
@@ -26,6 +27,7 @@ CamOptions::CamOptions(const Options& o)
       layers(o.value("layers")),
       classes(o.value("classes")),
       size(o.value("size")),
+      metrics(o.value("metrics")),
       score(o.string("score")),
       resize(o.string("resize")),
       aug_smooth(o.boolean("aug_smooth")),
@@ -52,7 +54,7 @@ std::vector<cam::Method> Cam::methods(const ModelBackend& model) const {
     if (std::find(list.begin(), list.end(), m) != list.end()) continue;  // a duplicate is computed once
     if (m == cam::Method::ablationcam && query<LayerReplace>(const_cast<ModelBackend&>(model)) == nullptr)
       throw Error("cam: ablationcam needs a model backend that runs the network from a layer on "
-                  "(vizrun.LayerReplace/1: vgg16, resnet50v2, small_convnet, keras); this backend lacks it");
+                  "(vizrun.LayerReplace/1: vgg16, resnet50v2, small_convnet, keras, torchscript); this backend lacks it");
     list.push_back(m);
   }
   return list;
@@ -128,6 +130,7 @@ void Cam::run(ModelBackend& model, Output& out) {
                            kit::activation_bytes(model, height, width, first, "", 3.0));
   }
   List predictions;
+  faithfulness::MetricsLog metrics(o.metrics, "cam: metrics", seed());
   const kit::BatchPlan plan{height, width, o.batch_size, o.resize, "cam " + layer_label};
   for_each_batch(paths, plan, [&](const kit::PhotoBatch& batch) {
     at::Tensor input;
@@ -172,6 +175,20 @@ void Cam::run(ModelBackend& model, Output& out) {
       }
     }
     out.record("predictions", predictions);
+    // Faithfulness of every method's maps, rank by rank (the maps are in [0, 1]; the
+    // metrics resize those at a layer's resolution to the input's bilinearly).
+    for (std::size_t m = 0; metrics.enabled() && m < req.methods.size(); ++m) {
+      const at::Tensor heat = maps[m].to(at::kCPU);
+      for (std::int64_t j = 0; j < classes.size(1); ++j) {
+        std::vector<std::int64_t> ids;
+        std::vector<faithfulness::MapLabel> labels;
+        for (std::size_t i = 0; i < batch.paths.size(); ++i) {
+          ids.push_back(classes[static_cast<std::int64_t>(i)][j].item<std::int64_t>());
+          labels.push_back({batch.paths[i], cam::method_name(req.methods[m]), layer_label});
+        }
+        metrics.evaluate(model, out, input.detach(), heat.select(1, j), ids, labels);
+      }
+    }
   });
 }
 

@@ -18,6 +18,7 @@ struct CamOptions {
 
   std::vector<std::string> methods;
   Value layers, classes, size;
+  Value metrics;  ///< the faithfulness metrics option (faithfulness.h)
   std::string score, resize;
   bool aug_smooth, eigen_smooth;
   std::int64_t batch_size, masked_batch_size, report_top;

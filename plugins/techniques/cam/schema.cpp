@@ -1,5 +1,6 @@
 // The cam plugin's options: the only place their defaults are written.
 #include "cam.h"
+#include "vizrun/faithfulness.h"
 
 namespace vizrun::techniques {
 
@@ -61,7 +62,8 @@ const char* const kCamSchema = R"json({
     "heatmap_size": {"type": "integer", "minimum": 1, "maximum": 4096, "default": 224, "description": "Minimum side of the stand-alone heatmap image; cells are repeated (nearest) to reach it."},
     "report_top": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 3, "description": "Top predictions (class, name, probability) recorded per image in the manifest."},
     "titles": {"type": "boolean", "default": true, "description": "Add a title band (method, class, id, probability) above the heatmap and overlay images."},
-    "save_arrays": {"type": "boolean", "default": true, "description": "Also emit each map as float32 .npy: at the layer's resolution for one layer, at the input's for several layers or aug_smooth."}
+    "save_arrays": {"type": "boolean", "default": true, "description": "Also emit each map as float32 .npy: at the layer's resolution for one layer, at the input's for several layers or aug_smooth."},
+    "metrics": )json" VIZRUN_FAITHFULNESS_SCHEMA R"json(
   }
 })json";
 
