@@ -6,13 +6,17 @@
 #include "catch.h"
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <unistd.h>
 
 #include "cam.h"
 #include "fakes.h"
 #include "npy.h"
+#include "test_support.h"
 #include "tiny_model.h"
+#include "vizrun/faithfulness.h"
 
 using namespace vizrun;
 using namespace vizrun::testing;
@@ -169,6 +173,42 @@ TEST_CASE("cam emits every method's maps with the grid's meta keys; checks optio
                   OptionError);
 }
 
+TEST_CASE("cam's metrics option records every method's maps, each as the metrics judge the map emitted", "[cam][metrics]") {
+  TinyNetReplace model(technique_fixtures() + "/tiny_net");
+  FakeHost host;
+  at::manual_seed(5);
+  host.pictures["a"] = at::rand({3, 24, 24}) * 255;
+  host.pictures["b"] = at::rand({3, 24, 24}) * 255;
+  const Dict metrics{{"steps", 8}, {"which", List{"deletion", "insertion", "drop_in_confidence"}}};
+  CreateArgs a = args_for(host, {{"images", List{"a", "b"}}, {"methods", List{"gradcam++", "scorecam", "eigencam"}},
+                                 {"size", 24}, {"batch_size", 2}, {"metrics", metrics}});
+  KeepOutput out;
+  techniques::Cam(a).run(model, out);
+  const auto& entries = out.records.at("metrics").as_list();
+  REQUIRE(entries.size() == 2 * 3);  // 2 images x 3 methods x top 1
+  const auto options = vizrun::faithfulness::MetricsOptions::from_value(a.options.at("metrics"));
+  for (const auto& e : entries) {
+    const std::string image = e.at("image").as_string(), method = e.at("method").as_string();
+    CHECK(e.at("layer").as_string() == "conv3");
+    const auto map = std::find_if(out.arrays.begin(), out.arrays.end(), [&](const KeepOutput::Item& item) {
+      return item.meta.at("image").as_string() == image && item.meta.at("method").as_string() == method;
+    });
+    REQUIRE(map != out.arrays.end());
+    // The same pixels through the metrics on their own: the recorded values are the emitted map's.
+    const at::Tensor input = model.preprocess(host.pictures[image].unsqueeze(0));
+    const auto want = vizrun::faithfulness::evaluate(model, input, map->data.unsqueeze(0),
+                                                      {map->meta.at("class").as_int()}, options);
+    INFO(image << " " << method);
+    for (const char* metric : {"deletion", "insertion", "drop_in_confidence"})
+      CHECK(e.at("values").at(metric).as_double() == Approx(want[0].values.at(metric)).margin(1e-6));
+    CHECK(e.at("curves").at("deletion").as_list().size() == 9);
+  }
+  // Without the option: nothing computed, nothing recorded.
+  KeepOutput quiet;
+  techniques::Cam(args_for(host, {{"images", List{"a"}}, {"size", 24}})).run(model, quiet);
+  CHECK(quiet.records.count("metrics") == 0);
+}
+
 TEST_CASE("model randomisation: every method's map changes when the weights are re-initialised", "[cam][sanity]") {
   TinyNetReplace trained(technique_fixtures() + "/tiny_net");
   TinyNetReplace random("", 3);
@@ -208,4 +248,45 @@ TEST_CASE("cam memory stays flat over many images with several methods", "[cam][
   std::printf("cam memory: rss %.1f MB after 50 images, %.1f MB after 400 more\n", before, after);
   CHECK(after - before < 20.0);
 #endif
+}
+
+TEST_CASE("a real backend: every method on the torchscript plugin's resnet_small equals pytorch-grad-cam, "
+          "on a block's output and inside a block with a skip path",
+          "[cam][oracle][e2e][torchscript]") {
+  // tests/oracles/techniques/make_cam_torchscript_fixtures.py: the same traced ResNet, photo and
+  // class. layer3.0.conv1 sits inside a residual block whose downsample does not depend on
+  // it: Ablation-CAM's forward from that layer on must still compute the skip path.
+  const std::string dir = vizrun::testing::temp_dir("cam-ts");
+  const std::string fixtures = technique_fixtures() + "/cam/";
+  const std::vector<std::string> layers{"layer2", "layer3.0.conv1"};
+  {
+    std::ofstream exp(dir + "/exp.yaml");
+    exp << "experiment: cam_ts\nseed: 0\ndevice: cpu\nmodel:\n  plugin: torchscript\n  weights: " << technique_fixtures()
+        << "/../models/torchscript/resnet_small.pt\n  options: {input_size: [128, 128]}\ntechniques:\n";
+    for (std::size_t l = 0; l < layers.size(); ++l)
+      exp << "  - plugin: cam\n    id: l" << l << "\n    options:\n      images: [" << fixtures << "photo128.png]\n"
+          << "      classes: [3]\n      layers: " << layers[l] << "\n      titles: false\n"
+          << "      methods: [gradcam, gradcam++, xgradcam, hirescam, layercam, eigencam, eigengradcam, scorecam, ablationcam]\n";
+  }
+  const std::string command =
+      std::string(VIZRUN_BINARY) + " run " + dir + "/exp.yaml --out " + dir + "/run -q >" + dir + "/log 2>&1";
+  const int status = std::system(command.c_str());
+  std::ifstream log(dir + "/log");
+  std::stringstream text;
+  text << log.rdbuf();
+  INFO(text.str());
+  REQUIRE(status == 0);
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    for (const auto& method : cam::method_names()) {
+      const at::Tensor ours = read_npy(dir + "/run/l" + std::to_string(l) + "/photo128/" +
+                                      cam::method_slug(cam::parse_method(method)) + "/0_class_3_heatmap.npy");
+      const at::Tensor want = fixture("ts_" + slug(method) + "_" + layers[l]);
+      REQUIRE(ours.sizes() == want.sizes());
+      const double err = relative_error(ours, want);
+      std::printf("cam oracle torchscript %-13s %-15s max error / max |pytorch-grad-cam| = %.3g\n", method.c_str(),
+                  layers[l].c_str(), err);
+      INFO(method << " on " << layers[l]);
+      CHECK(err < 1e-4);
+    }
+  }
 }

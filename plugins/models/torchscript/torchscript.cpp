@@ -87,7 +87,7 @@ struct Tap {
   std::int64_t parameters = 0;
 };
 
-class TorchScriptModel final : public ModelBackend, public LayerSummary, public GuidedRelu {
+class TorchScriptModel final : public ModelBackend, public LayerSummary, public LayerReplace, public GuidedRelu {
  public:
   explicit TorchScriptModel(const CreateArgs& args) : m_device(args.device) {
     read_options(args);
@@ -134,6 +134,28 @@ class TorchScriptModel final : public ModelBackend, public LayerSummary, public 
     check_size(input.size(2), input.size(3));
     const auto& code = code_for(taps);
     std::vector<c10::IValue> stack{m_module._ivalue(), input.to(m_device)};
+    jit::InterpreterState(*code).run(stack);
+    Activations out;
+    for (std::size_t i = 0; i < taps.size(); ++i) out[taps[i]] = stack.at(i).toTensor();
+    return out;
+  }
+
+  /// LayerReplace: the graph with `layer`'s value read from an extra input instead. The
+  /// input is repeated k times (k variants per item); what only `layer` needed is dead code
+  /// and is not run, and what does not depend on it (a skip path) is computed from the input.
+  Activations forward_replaced(const at::Tensor& input, const std::string& layer, const at::Tensor& replacement,
+                               const std::vector<std::string>& taps) override {
+    if (input.dim() != 4 || input.size(1) != m_input.channels)
+      throw Error("torchscript: input must be N x " + std::to_string(m_input.channels) + " x H x W");
+    check_size(input.size(2), input.size(3));
+    const std::int64_t n = input.size(0);
+    if (n == 0 || replacement.dim() < 1 || replacement.size(0) % n != 0)
+      throw Error("torchscript: forward_replaced: the replacement of " + layer + " must have k x " + std::to_string(n) +
+                  " items (got " + (replacement.dim() < 1 ? std::string("a scalar") : std::to_string(replacement.size(0))) + ")");
+    const std::int64_t k = replacement.size(0) / n;
+    const auto& code = code_for(taps, layer);
+    const at::Tensor repeated = k == 1 ? input : input.repeat_interleave(k, 0);
+    std::vector<c10::IValue> stack{m_module._ivalue(), repeated.to(m_device), replacement.to(m_device)};
     jit::InterpreterState(*code).run(stack);
     Activations out;
     for (std::size_t i = 0; i < taps.size(); ++i) out[taps[i]] = stack.at(i).toTensor();
@@ -273,10 +295,18 @@ class TorchScriptModel final : public ModelBackend, public LayerSummary, public 
     return names;
   }
 
-  /// An interpreter for a copy of the graph that returns `taps` and computes nothing else.
-  const std::shared_ptr<jit::Code>& code_for(const std::vector<std::string>& taps) {
+  jit::Value* tap_value(const std::string& name) const {
+    const auto it = m_tap_values.find(name);
+    if (it == m_tap_values.end())
+      throw Error("torchscript: no layer named '" + name + "'" + did_you_mean(name, tap_names()) + " (vizrun layers lists them)");
+    return it->second;
+  }
+
+  /// An interpreter for a copy of the graph that returns `taps` and computes nothing else;
+  /// with `replaced`, that layer's value is the graph's second input instead.
+  const std::shared_ptr<jit::Code>& code_for(const std::vector<std::string>& taps, const std::string& replaced = "") {
     std::lock_guard<std::mutex> lock(m_mutex);
-    std::string key;
+    std::string key = replaced.empty() ? "" : "replace " + replaced + '\n';
     for (const auto& t : taps) key += t + '\n';
     auto& code = m_codes[key];
     if (code) return code;
@@ -284,13 +314,17 @@ class TorchScriptModel final : public ModelBackend, public LayerSummary, public 
     auto graph = m_graph->copy();  // node for node, in order: copies are found by position
     const std::map<const jit::Value*, jit::Value*> same = correspondence(*m_graph, *graph);
     while (!graph->outputs().empty()) graph->eraseOutput(0);
+    jit::Value* original = nullptr;
+    jit::Value* substitute = nullptr;
+    if (!replaced.empty()) {
+      if (replaced == kOutput) throw Error("torchscript: forward_replaced: the output has no layers after it");
+      original = same.at(tap_value(replaced));
+      substitute = graph->addInput("replacement")->setType(c10::TensorType::get());
+      original->replaceAllUsesWith(substitute);
+    }
     for (const auto& t : taps) {
-      const auto it = m_tap_values.find(t);
-      if (it == m_tap_values.end()) {
-        throw Error("torchscript: no layer named '" + t + "'" + did_you_mean(t, tap_names()) +
-                    " (vizrun layers lists them)");
-      }
-      graph->registerOutput(same.at(it->second));
+      jit::Value* v = same.at(tap_value(t));
+      graph->registerOutput(v == original ? substitute : v);  // a module and its last child share a value
     }
     jit::EliminateDeadCode(graph);
     code = std::make_shared<jit::Code>(graph, "vizrun_taps");
