@@ -54,12 +54,14 @@ void compare(ModelBackend& model, const nlohmann::json& fixture, const at::Tenso
   std::cout << "oracle " << label << " on " << model.device() << " worst " << worst << std::endl;
 }
 
-std::string write_from_layout(const std::string& layout_fixture, bool keras1_names, const std::string& file) {
+std::string write_from_layout(const std::string& layout_fixture, bool keras1_names, const std::string& file,
+                              bool keras3_weights_layout = false) {
   auto layout = read_json(fixture_path(layout_fixture));
   std::string path = temp_dir("oracle") + "/" + file;
   KerasH5WriteOptions o;
   o.variable_length_strings = !keras1_names;  // Keras 1/2 wrote fixed-length names, Keras 3 variable-length
   o.naming = keras1_names ? "keras1" : "keras3";
+  o.keras3_weights_layout = keras3_weights_layout;
   write_keras_h5_layers(path, layout_with_formula(layout, keras1_names), o);
   return path;
 }
@@ -96,6 +98,21 @@ TEST_CASE("resnet50v2 equals Keras, including conv3_block4_out", "[models][oracl
   CHECK((notop->weights_info().skipped == std::vector<std::string>{"predictions/predictions/kernel", "predictions/predictions/bias"}));
   compare(*notop, read_json(fixture_path("keras_resnet50v2_notop180.json")), formula_pixels(180, 180),
           "keras resnet50v2 notop 180");
+}
+
+TEST_CASE("vgg16 and resnet50v2 load Keras 3 .weights.h5 files (layers/<class>/vars/<i>) and equal Keras",
+          "[models][oracle][keras3]") {
+  VIZRUN_ORACLE_DEVICE(on);
+  SimpleHost host;
+  // Groups named by class (conv2d_12, batch_normalization_3): only the `name` attribute of
+  // each vars group says which layer it is, as in the files Keras 3's save_weights writes.
+  const std::string vgg = write_from_layout("keras_vgg16_h5_layout.json", false, "vgg16.weights.h5", true);
+  auto vgg16 = create_model("vgg16", Value(Dict{}), vgg, &host, 0, on.device);
+  CHECK(vgg16->weights_info().skipped.empty());
+  compare(*vgg16, read_json(fixture_path("keras_vgg16_top.json")), formula_pixels(224, 224), "keras3 vgg16");
+  const std::string resnet = write_from_layout("keras_resnet50v2_h5_layout.json", false, "resnet50v2.weights.h5", true);
+  auto resnet50v2 = create_model("resnet50v2", Value(Dict{}), resnet, &host, 0, on.device);
+  compare(*resnet50v2, read_json(fixture_path("keras_resnet50v2_top.json")), formula_pixels(224, 224), "keras3 resnet50v2");
 }
 
 TEST_CASE("small_convnet equals Keras for the book's model", "[models][oracle][small_convnet]") {

@@ -95,6 +95,49 @@ at::Tensor to_keras(const ParamSpec& p) {
   return t.contiguous();
 }
 
+/// The snake-case class name Keras 3 gives a layer's group, told from its weights (the
+/// writer knows shapes, not classes): what the reader must not rely on.
+std::string keras3_group_class(const H5OutLayer& l) {
+  if (l.weights.size() == 4) return "batch_normalization";
+  if (!l.weights.empty() && l.weights[0].shape.size() == 4) return "conv2d";
+  if (!l.weights.empty() && l.weights[0].shape.size() == 2) return "dense";
+  return "layer";
+}
+
+void write_dataset(hid_t group, const std::string& name, const H5OutWeight& w, hid_t lcpl, const std::string& path) {
+  std::vector<hsize_t> dims(w.shape.begin(), w.shape.end());
+  std::size_t n = 1;
+  for (auto d : w.shape) n *= static_cast<std::size_t>(d);
+  std::vector<float> data(n);
+  w.fill(data.data());
+  hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+  hid_t ds = H5Dcreate2(group, name.c_str(), H5T_IEEE_F32LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  if (ds < 0) throw Error("cannot create dataset '" + name + "' in '" + path + "'");
+  check(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), name);
+  H5Dclose(ds);
+  H5Sclose(space);
+}
+
+/// Keras 3's `.weights.h5`: layers/<class>[_k]/vars/<i>, the layer's name as an attribute.
+void write_keras3_weights(hid_t file, const std::vector<H5OutLayer>& layers, const std::string& path) {
+  hid_t top = H5Gcreate2(file, "layers", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (top < 0) throw Error("cannot create group 'layers' in '" + path + "'");
+  std::map<std::string, int> used;
+  for (const auto& l : layers) {
+    const std::string cls = keras3_group_class(l);
+    const int k = used.count(cls) ? ++used[cls] : (used[cls] = 0);
+    const std::string group = k == 0 ? cls : cls + "_" + std::to_string(k);
+    hid_t g = H5Gcreate2(top, group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t vars = H5Gcreate2(g, "vars", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0 || vars < 0) throw Error("cannot create group 'layers/" + group + "/vars' in '" + path + "'");
+    write_scalar_string(vars, "name", l.name);
+    for (std::size_t i = 0; i < l.weights.size(); ++i) write_dataset(vars, std::to_string(i), l.weights[i], H5P_DEFAULT, path);
+    H5Gclose(vars);
+    H5Gclose(g);
+  }
+  H5Gclose(top);
+}
+
 }  // namespace
 
 void write_keras_h5_layers(const std::string& path, const std::vector<H5OutLayer>& layers,
@@ -102,6 +145,11 @@ void write_keras_h5_layers(const std::string& path, const std::vector<H5OutLayer
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (file < 0) throw Error("cannot create '" + path + "'");
+  if (o.keras3_weights_layout) {
+    write_keras3_weights(file, layers, path);
+    if (H5Fclose(file) < 0) throw Error("cannot finish writing '" + path + "'");
+    return;
+  }
   hid_t root = o.model_weights_group ? H5Gcreate2(file, "model_weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)
                                      : H5Gopen2(file, "/", H5P_DEFAULT);
   std::vector<std::string> layer_names;
@@ -119,19 +167,7 @@ void write_keras_h5_layers(const std::string& path, const std::vector<H5OutLayer
     std::vector<std::string> names;
     for (const auto& w : l.weights) names.push_back(w.name);
     write_list(g, "weight_names", names, o);
-    for (const auto& w : l.weights) {
-      std::vector<hsize_t> dims(w.shape.begin(), w.shape.end());
-      std::size_t n = 1;
-      for (auto d : w.shape) n *= static_cast<std::size_t>(d);
-      std::vector<float> data(n);
-      w.fill(data.data());
-      hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
-      hid_t ds = H5Dcreate2(g, w.name.c_str(), H5T_IEEE_F32LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-      if (ds < 0) throw Error("cannot create dataset '" + w.name + "' in '" + path + "'");
-      check(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), w.name);
-      H5Dclose(ds);
-      H5Sclose(space);
-    }
+    for (const auto& w : l.weights) write_dataset(g, w.name, w, lcpl, path);
     H5Gclose(g);
   }
   H5Pclose(lcpl);

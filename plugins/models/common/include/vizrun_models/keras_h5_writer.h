@@ -23,6 +23,12 @@ struct KerasH5WriteOptions {
   bool write_version_attributes = true;  ///< `keras_version` and `backend` on the weights group
   /// Layer renames applied when writing (model name -> file name), e.g. {"predictions", "probs"}.
   std::map<std::string, std::string> rename;
+  /// Keras 3's `.weights.h5` layout (save_weights to a name ending in .weights.h5) instead of
+  /// the legacy one: `layers/<class>[_k]/vars/<i>`, the group named after the layer's class
+  /// with Keras's counters (conv2d, conv2d_1, ...), the layer's own name only in the `name`
+  /// attribute of `vars`, weights by position. `naming`, `model_weights_group` and
+  /// `names_per_chunk` do not apply.
+  bool keras3_weights_layout = false;
 };
 
 /// Writes the graph's parameters, converted to Keras layout, named per `options.naming`.
