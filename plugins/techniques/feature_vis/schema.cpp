@@ -1,5 +1,6 @@
 // The feature_vis and deep_dream options: the only place their defaults are written.
 #include "technique.h"
+#include "vizrun/schema_fragments.h"
 
 namespace vizrun::techniques {
 
@@ -37,11 +38,7 @@ const char* const kFeatureVisSchema = R"json({
           "name": {"type": "string"},
           "batch": {"type": "integer", "minimum": 1, "maximum": 64, "default": 1},
           "objective": {"type": "array", "items": {"$ref": "#/definitions/term"}, "minItems": 1},
-          "channels": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 65536}, {"type": "string", "enum": ["all"]},
-                                 {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 65535}},
-                                 {"type": "object", "additionalProperties": false, "required": ["start", "stop"],
-                                  "properties": {"start": {"type": "integer", "minimum": 0, "maximum": 65535}, "stop": {"type": "integer", "minimum": 1, "maximum": 65536},
-                                                 "step": {"type": "integer", "minimum": 1, "maximum": 65536}}}]},
+          "channels": {"oneOf": )json" VIZRUN_CHANNEL_SELECTION_ONEOF R"json(},
           "classes": {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 1000000}, {"type": "string", "enum": ["all"]},
                                 {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 999999}}]}
         }

@@ -1,5 +1,6 @@
 // The filter_ascent plugin's options: the only place their defaults are written.
 #include "filter_ascent.h"
+#include "vizrun/schema_fragments.h"
 
 namespace vizrun::techniques {
 
@@ -21,14 +22,7 @@ const char* const kFilterAscentSchema = R"json({
     "filters": {
       "description": "Filters of each layer: a count N (the first N), \"all\", a list of indices, or a range {start, stop, step} (stop exclusive).",
       "default": 64,
-      "oneOf": [
-        {"type": "integer", "minimum": 1, "maximum": 65536},
-        {"type": "string", "enum": ["all"]},
-        {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 65535}, "minItems": 1},
-        {"type": "object", "additionalProperties": false, "required": ["start", "stop"],
-         "properties": {"start": {"type": "integer", "minimum": 0, "maximum": 65535}, "stop": {"type": "integer", "minimum": 1, "maximum": 65536},
-                        "step": {"type": "integer", "minimum": 1, "maximum": 65536, "default": 1}}}
-      ]
+      "oneOf": )json" VIZRUN_CHANNEL_SELECTION_ONEOF R"json(
     },
     "size": {
       "description": "Side of the square input picture in pixels, or \"model\" for the backend's input size (required by models with a fixed input).",
