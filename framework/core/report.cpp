@@ -42,7 +42,8 @@ nav.toc ul { margin: 2px 0; padding-left: 20px; } nav.toc a { color: var(--accen
 figure.dead { outline: 2px solid #7a2323; } .deadnote { color: #ff8f8f; }
 table.compare { border-collapse: collapse; } table.compare th { color: var(--muted); font-weight: 500; font-size: 13px; padding: 4px 8px; text-align: center; }
 table.compare td { padding: 4px; vertical-align: top; } table.compare td img { width: 180px; height: auto; display: block; image-rendering: auto; }
-table.compare th.row { text-align: right; max-width: 180px; word-break: break-all; }
+table.compare th.row { text-align: right; min-width: 110px; max-width: 180px; overflow-wrap: anywhere; }
+div.compare-scroll { overflow-x: auto; }
 table.metrics td, table.metrics th { padding: 3px 10px; text-align: right; } table.metrics td.label { text-align: left; }
 svg.curve { background: var(--panel); } .legend-del { color: #ff8f6b; } .legend-ins { color: #7cc4ff; }
 )";
@@ -258,7 +259,8 @@ std::string render_comparison_grid(const std::vector<TechniqueRecord>& technique
     return html_escape(method) + (several ? "<br><code>" + html_escape(layer) + "</code>" : "");
   };
   std::ostringstream os;
-  os << "<h3>Methods side by side</h3>\n<table class=\"compare\"><tr><th></th>";
+  // Wider than the page with many methods: the grid scrolls on its own.
+  os << "<h3>Methods side by side</h3>\n<div class=\"compare-scroll\"><table class=\"compare\"><tr><th></th>";
   for (const auto& c : columns) os << "<th>" << heading(c) << "</th>";
   os << "</tr>\n";
   for (const auto& r : rows) {
@@ -274,7 +276,7 @@ std::string render_comparison_grid(const std::vector<TechniqueRecord>& technique
     }
     os << "</tr>\n";
   }
-  os << "</table>\n";
+  os << "</table></div>\n";
   return os.str();
 }
 

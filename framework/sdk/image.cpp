@@ -346,34 +346,69 @@ at::Tensor overlay(const at::Tensor& photo, const at::Tensor& heat, double inten
   return sum.round().clamp(0.0, 255.0).to(at::kByte);
 }
 
+namespace {
+
+/// `text` broken at spaces into lines of at most `columns` characters; a word longer
+/// than that keeps a line of its own (the band then widens to it).
+std::vector<std::string> wrap_words(const std::string& text, std::int64_t columns) {
+  std::vector<std::string> lines;
+  std::string line, word;
+  auto flush_word = [&] {
+    if (word.empty()) return;
+    if (!line.empty() && static_cast<std::int64_t>(line.size() + 1 + word.size()) > columns) {
+      lines.push_back(line);
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+    word.clear();
+  };
+  for (const char ch : text) {
+    if (ch == ' ') flush_word();
+    else word += ch;
+  }
+  flush_word();
+  if (!line.empty() || lines.empty()) lines.push_back(line);
+  return lines;
+}
+
+}  // namespace
+
 at::Tensor add_title(const at::Tensor& hwc, const std::string& text, std::int64_t scale, std::uint8_t band) {
   require_hwc(hwc, "add_title");
   require(scale >= 1, "add_title: scale must be at least 1, got " + std::to_string(scale));
   const at::Tensor img = cpu(hwc).to(at::kByte);
   const std::int64_t h = img.size(0), w = img.size(1), c = img.size(2);
   const auto [face, repeat] = detail::face_for_scale(scale);
-  const std::int64_t pad = 2 * scale;
-  const auto len = static_cast<std::int64_t>(text.size());
-  const std::int64_t text_w = len * face.width * repeat, text_h = face.height * repeat;
-  const std::int64_t band_h = text_h + 2 * pad;
-  const std::int64_t out_w = std::max(w, text_w + 2 * pad);
+  const std::int64_t pad = 2 * scale, cell_w = face.width * repeat, text_h = face.height * repeat;
+  // A title wider than the picture wraps at spaces rather than widening the picture,
+  // which would shrink it wherever pictures are shown at a fixed width (the report's grid).
+  const std::vector<std::string> lines = wrap_words(text, std::max<std::int64_t>(1, (w - 2 * pad) / cell_w));
+  std::int64_t longest = 0;
+  for (const auto& line : lines) longest = std::max<std::int64_t>(longest, static_cast<std::int64_t>(line.size()));
+  const auto count = static_cast<std::int64_t>(lines.size());
+  const std::int64_t band_h = count * text_h + (count - 1) * pad + 2 * pad;
+  const std::int64_t out_w = std::max(w, longest * cell_w + 2 * pad);
   at::Tensor out = at::full({band_h + h, out_w, c}, static_cast<std::int64_t>(band), at::kByte);
   const std::int64_t left = (out_w - w) / 2;
   out.slice(0, band_h, band_h + h).slice(1, left, left + w).copy_(img);
-  if (len == 0) return out;
-  // Coverage of the whole line, then white blended over the band by it.
-  at::Tensor coverage = at::zeros({face.height, len * face.width}, at::kFloat);
-  auto a = coverage.accessor<float, 2>();
-  for (std::int64_t i = 0; i < len; ++i) {
-    const unsigned char* g = face.glyph(text[static_cast<std::size_t>(i)]);
-    for (int r = 0; r < face.height; ++r)
-      for (int col = 0; col < face.width; ++col) a[r][i * face.width + col] = g[r * face.width + col] / 255.0f;
+  for (std::int64_t n = 0; n < count; ++n) {
+    const std::string& line = lines[static_cast<std::size_t>(n)];
+    const auto len = static_cast<std::int64_t>(line.size());
+    if (len == 0) continue;
+    // Coverage of the whole line, then white blended over the band by it.
+    at::Tensor coverage = at::zeros({face.height, len * face.width}, at::kFloat);
+    auto a = coverage.accessor<float, 2>();
+    for (std::int64_t i = 0; i < len; ++i) {
+      const unsigned char* g = face.glyph(line[static_cast<std::size_t>(i)]);
+      for (int r = 0; r < face.height; ++r)
+        for (int col = 0; col < face.width; ++col) a[r][i * face.width + col] = g[r * face.width + col] / 255.0f;
+    }
+    if (repeat > 1) coverage = coverage.repeat_interleave(repeat, 0).repeat_interleave(repeat, 1);
+    const std::int64_t x0 = (out_w - len * cell_w) / 2, y0 = pad + n * (text_h + pad);
+    at::Tensor region = out.slice(0, y0, y0 + text_h).slice(1, x0, x0 + len * cell_w);
+    const at::Tensor blended = (band + (255.0f - band) * coverage).round().clamp(0, 255).to(at::kByte);
+    region.copy_(blended.unsqueeze(2).expand({-1, -1, c}));
   }
-  if (repeat > 1) coverage = coverage.repeat_interleave(repeat, 0).repeat_interleave(repeat, 1);
-  const std::int64_t x0 = (out_w - text_w) / 2;
-  at::Tensor region = out.slice(0, pad, pad + text_h).slice(1, x0, x0 + text_w);
-  const at::Tensor blended = (band + (255.0f - band) * coverage).round().clamp(0, 255).to(at::kByte);
-  region.copy_(blended.unsqueeze(2).expand({-1, -1, c}));
   return out;
 }
 

@@ -90,6 +90,21 @@ TEST_CASE("upscale repeats pixels; add_title adds a band wide enough for the tex
   CHECK(titled.slice(0, titled.size(0) - 10).eq(0).all().item<bool>() == false);  // band + image
 }
 
+TEST_CASE("add_title wraps a title wider than the picture at spaces instead of widening it", "[image]") {
+  const at::Tensor img = at::zeros({100, 100, 3}, at::kByte);
+  const at::Tensor one_line = image::add_title(img, "short", 1, 32);
+  const at::Tensor wrapped = image::add_title(img, "gradcam++: T-shirt/top (0) p=0.981", 1, 32);
+  CHECK(one_line.size(1) == 100);
+  CHECK(wrapped.size(1) == 100);                       // 7 px cells: at most 13 characters a line
+  CHECK(wrapped.size(0) - 100 > 2 * (one_line.size(0) - 100));  // three lines, not one
+  // Every line has glyphs: the band's rows of text are not blank.
+  const std::int64_t band = wrapped.size(0) - 100, line_h = 14 + 2;
+  for (std::int64_t y = 2; y + 14 <= band; y += line_h)
+    CHECK(wrapped.slice(0, y, y + 14).gt(128).any().item<bool>());
+  // A single word wider than the picture still widens the band to fit it.
+  CHECK(image::add_title(img, "block1_conv1_and_more_characters", 1, 32).size(1) > 100);
+}
+
 TEST_CASE("add_title draws anti-aliased glyphs that tell g from 9", "[image]") {
   // The old 5x7 font drew "max_pooling2d" as "max_poolin92d".
   const at::Tensor blank = at::zeros({4, 4, 3}, at::kByte);

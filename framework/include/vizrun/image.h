@@ -57,8 +57,9 @@ VIZRUN_SDK_API at::Tensor upscale(const at::Tensor& hwc, std::int64_t factor);
 VIZRUN_SDK_API at::Tensor overlay(const at::Tensor& photo, const at::Tensor& heat, double intensity = 0.4);
 
 /// Adds a band above the image with `text` drawn in the built-in font (DejaVu Sans
-/// Mono, anti-aliased, printable ASCII), white on the band colour; the band is at
-/// least as wide as the text. `scale` 1 draws 7 x 14 px cells, 2 draws 13 x 27 px
+/// Mono, anti-aliased, printable ASCII), white on the band colour. A text wider than
+/// the image wraps at spaces onto more lines; the band widens only for a word that is
+/// wider than the image. `scale` 1 draws 7 x 14 px cells, 2 draws 13 x 27 px
 /// cells, larger scales repeat those pixels (scale / 2 times).
 VIZRUN_SDK_API at::Tensor add_title(const at::Tensor& hwc, const std::string& text, std::int64_t scale = 2,
                                     std::uint8_t band = 32);
