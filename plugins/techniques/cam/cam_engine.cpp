@@ -153,22 +153,32 @@ at::Tensor score_cam_weights(ModelBackend& model, const at::Tensor& input, const
   const std::string logits_layer = model.logits_layer();
   std::vector<at::Tensor> per_image;
   for (std::int64_t b = 0; b < batch; ++b) {
-    std::vector<at::Tensor> chunks;
+    const at::Tensor image = input.slice(0, b, b + 1);
+    auto scores_of = [&](const at::Tensor& masked) {  // {n, K}
+      const at::Tensor logits = model.forward(masked, {logits_layer}).at(logits_layer).to(at::kFloat);
+      return class_scores(model, logits, request.score).index_select(1, classes[b]);
+    };
+    // A channel that is zero everywhere (a ReLU's dead channel) masks the whole input to
+    // zero: every such channel has the same score, computed once. The result is the same
+    // as masking each one (pgc runs them all).
+    const at::Tensor flat_acts = acts[b].flatten(1);
+    const at::Tensor dead = flat_acts.amax(1).eq(0).logical_and(flat_acts.amin(1).eq(0)).to(at::kCPU);
+    const at::Tensor live = at::nonzero(dead.logical_not()).flatten().to(acts.device());
+    at::Tensor scores = at::empty({channels, classes.size(1)}, acts.options().dtype(at::kFloat));
+    if (live.numel() < channels) scores.index_put_({dead.to(acts.device())}, scores_of(image * 0.0));
     // Masks are upsampled a chunk at a time: memory does not grow with the channels.
-    for (std::int64_t c0 = 0; c0 < channels; c0 += step) {
-      const std::int64_t c1 = std::min(channels, c0 + step);
+    for (std::int64_t c0 = 0; c0 < live.numel(); c0 += step) {
+      const at::Tensor picked = live.slice(0, c0, std::min(live.numel(), c0 + step));
       // torch.nn.UpsamplingBilinear2d: align_corners=True.
-      at::Tensor masks = at::upsample_bilinear2d(acts.slice(0, b, b + 1).slice(1, c0, c1), {height, width},
+      at::Tensor masks = at::upsample_bilinear2d(acts.slice(0, b, b + 1).index_select(1, picked), {height, width},
                                                  /*align_corners=*/true)[0];
       const at::Tensor flat = masks.flatten(1);
       const at::Tensor hi = std::get<0>(flat.max(1)).view({-1, 1, 1});
       const at::Tensor lo = std::get<0>(flat.min(1)).view({-1, 1, 1});
       masks = (masks - lo) / (hi - lo + 1e-8);
-      const at::Tensor masked = input.slice(0, b, b + 1) * masks.unsqueeze(1);  // {n, C_in, H, W}
-      const at::Tensor logits = model.forward(masked, {logits_layer}).at(logits_layer).to(at::kFloat);
-      chunks.push_back(class_scores(model, logits, request.score).index_select(1, classes[b]));  // {n, K}
+      scores.index_copy_(0, picked, scores_of(image * masks.unsqueeze(1)));  // {n, C_in, H, W} through the model
     }
-    per_image.push_back(at::cat(chunks, 0).t().softmax(1));  // {K, C}
+    per_image.push_back(scores.t().softmax(1));  // {K, C}
   }
   return at::stack(per_image, 0);
 }
