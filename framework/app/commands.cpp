@@ -366,7 +366,15 @@ int layers_command(const CommonOptions& o, const LayersView& view) {
           // Another model than the config's: its own options start empty.
           tree.root["model"] = json{{"plugin", view.model}, {"weights", "random"}, {"options", json::object()}};
         }
-        if (!view.weights.empty()) apply_override(tree, "model.weights=" + view.weights);
+        if (!view.weights.empty()) {
+          // A file named on the command line is relative to where the command runs, not
+          // to the config (which may be the embedded default).
+          const bool named_source = view.weights == "random" || view.weights == "imagenet" ||
+                                    view.weights.find("://") != std::string::npos;
+          const std::string weights =
+              named_source ? view.weights : std::filesystem::absolute(view.weights).lexically_normal().string();
+          apply_override(tree, "model.weights=" + weights);
+        }
         for (const auto& assignment : o.overrides) apply_override(tree, assignment);
         auto registry = make_registry(tree, o);
         Experiment experiment = resolve_experiment(tree);  // validation fills the defaults in

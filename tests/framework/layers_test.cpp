@@ -58,6 +58,21 @@ TEST_CASE("layers of VGG16: shapes, per-layer and total parameters as Keras coun
   CHECK(s["classes"] == 1000);
 }
 
+TEST_CASE("layers of a Keras model file: its architecture, without reading or hashing its weights", "[cli][layers][keras]") {
+  const std::string file = std::string(VIZRUN_SOURCE_DIR) + "/tests/fixtures/models/keras/cats_vs_dogs.keras";
+  const Result r = run_vizrun("layers --model keras --weights '" + file + "' --json");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const json s = json::parse(r.out);
+  CHECK(s["weights"] == "none (architecture only)");
+  CHECK(layer(s, "conv2d") != nullptr);
+  CHECK(s["layers"].size() > 5);
+  // --weights is relative to the working directory (not to the embedded default's configs/).
+  const std::string in_source = "cd '" + std::string(VIZRUN_SOURCE_DIR) + "' && '" + VIZRUN_BINARY +
+                                "' layers --model keras --weights tests/fixtures/models/keras/cats_vs_dogs.keras >/dev/null 2>&1";
+  CHECK(std::system(in_source.c_str()) == 0);
+}
+
 TEST_CASE("layers at another size list branches, and a flatten classifier only where its fan-in fits", "[cli][layers]") {
   const Result full = run_vizrun("layers --model resnet50v2 --json");
   REQUIRE(full.exit_code == 0);

@@ -12,6 +12,7 @@
 #include "vizrun_models/backend.h"
 #include "vizrun_models/hashing.h"
 #include "vizrun_models/keras_model.h"
+#include "vizrun_models/weights.h"
 
 namespace {
 
@@ -92,7 +93,10 @@ Loaded load(const CreateArgs& args) {
   }
   Loaded l;
   l.model = build_keras_model(file.config_json(), "keras: " + path, height, width);
-  load_keras_model_weights(l.model, file);
+  // vizrun validate / layers need the architecture only: the weights are neither read nor
+  // hashed (seeded random parameters keep the model well-formed, as the graph backends do).
+  if (args.architecture_only) init_random(*l.model.graph, args.seed);
+  else load_keras_model_weights(l.model, file);
   const KerasModel& m = l.model;
   const Shape& in = m.graph->input_shape();
   BackendDescription& d = l.description;
@@ -132,7 +136,8 @@ Loaded load(const CreateArgs& args) {
   }
   d.class_names = read_classes(o.at("classes"), args.host);
   d.channels_last = o.at("channels_last").as_bool();
-  l.weights = {args.weights, path, digest_file(path).sha256, {}};
+  l.weights = args.architecture_only ? WeightsInfo{"none (architecture only)", "", "", {}}
+                                     : WeightsInfo{args.weights, path, digest_file(path).sha256, {}};
   return l;
 }
 
