@@ -195,10 +195,26 @@ class TreeBuilder final : public YAML::EventHandler {
       set_key(mark, a.text);
       return;
     }
+    // Everything inside the copy appears where the alias is: its keys and values are
+    // reported at the alias (bounded, as the copy itself, by the limits above).
+    mark_copied(a.value, pointer, origin(mark));
     place(json(a.value));
   }
 
  private:
+  void mark_copied(const json& value, const std::string& pointer, const Origin& where) {
+    value_origins[pointer] = where;
+    if (value.is_object()) {
+      for (auto it = value.begin(); it != value.end(); ++it) {
+        const std::string child = pointer + "/" + escape_pointer_token(it.key());
+        key_origins[child] = where;
+        mark_copied(it.value(), child, where);
+      }
+    } else if (value.is_array()) {
+      for (std::size_t i = 0; i < value.size(); ++i) mark_copied(value[i], pointer + "/" + std::to_string(i), where);
+    }
+  }
+
   struct Frame {
     json value;  // array or object being filled
     std::string pointer;
@@ -423,6 +439,8 @@ ConfigTree parse_config(const std::string& yaml_text, const std::string& label, 
   tree.value_origins = std::move(builder.value_origins);
   tree.key_origins = std::move(builder.key_origins);
   if (tree.root.is_null()) tree.root = json::object();
+  // An empty file (or only comments) has no node to point at: its messages point at its start.
+  if (!tree.value_origins.count("")) tree.value_origins[""] = Origin{label, 1, 1, ""};
   if (!tree.root.is_object()) tree.fail("", "expected a mapping at the top level of the experiment file");
   return tree;
 }
@@ -443,13 +461,23 @@ Value read_config_value(const std::string& path) {
 }
 
 void apply_override(ConfigTree& tree, const std::string& assignment, const std::string& label) {
-  const std::string shown = label.empty() ? "--set " + assignment : label;
+  // Messages name the override as printable UTF-8 (bad bytes escaped): they reach the
+  // terminal and the manifest.
+  const std::string shown = printable_utf8(label.empty() ? "--set " + assignment : label);
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) {
     throw ConfigError(shown + ": expected key.path=value");
   }
+  // A key becomes a JSON key of the resolved config and the manifest: UTF-8 only.
+  const std::size_t bad = first_invalid_utf8(assignment.substr(0, eq));
+  if (bad != std::string::npos) {
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned char>(assignment[bad]));
+    throw ConfigError(shown + ": byte " + std::to_string(bad + 1) + " of the key path (" + byte +
+                      ") is not UTF-8; expected UTF-8 text");
+  }
   const std::vector<std::string> keys = split(assignment.substr(0, eq), '.');
-  TreeBuilder parsed(tree.file, printable_utf8(shown));
+  TreeBuilder parsed(tree.file, shown);
   build(parsed, assignment.substr(eq + 1), shown, true);
 
   json* node = &tree.root;
@@ -526,12 +554,33 @@ std::string display_path(const std::string& pointer) {
 
 namespace {
 
+/// A string, plain where it reads back as the same string, double-quoted otherwise.
+/// Keys go through here too: a key such as "... x" or one with a control character
+/// would otherwise end the document or read back as another key.
+void emit_string(YAML::Emitter& out, const std::string& s) {
+  // Control characters (a lone CR, say) and edge spaces are quoted whatever the probe
+  // says: yaml-cpp reads some of them back differently from a plain scalar.
+  const bool awkward = s.empty() || std::isspace(static_cast<unsigned char>(s.front())) ||
+                       std::isspace(static_cast<unsigned char>(s.back())) ||
+                       std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+  bool plain_ok = false;
+  if (!awkward) try {
+    YAML::Node probe = YAML::Load(s);
+    plain_ok = probe.IsScalar() && probe.Scalar() == s && scalar_to_json(s, probe.Tag() == "!").is_string();
+  } catch (const YAML::Exception&) {
+  }
+  if (plain_ok) out << s;
+  else out << YAML::DoubleQuoted << s;
+}
+
 void emit(YAML::Emitter& out, const json& value) {
   switch (value.type()) {
     case json::value_t::object:
       out << YAML::BeginMap;
       for (auto it = value.begin(); it != value.end(); ++it) {
-        out << YAML::Key << it.key() << YAML::Value;
+        out << YAML::Key;
+        emit_string(out, it.key());
+        out << YAML::Value;
         emit(out, it.value());
       }
       out << YAML::EndMap;
@@ -541,24 +590,7 @@ void emit(YAML::Emitter& out, const json& value) {
       for (const auto& item : value) emit(out, item);
       out << YAML::EndSeq;
       break;
-    case json::value_t::string: {
-      // Quote strings that would otherwise read back as another type.
-      const std::string& s = value.get_ref<const std::string&>();
-      // Control characters (a lone CR, say) and edge spaces are quoted whatever the probe
-      // says: yaml-cpp reads some of them back differently from a plain scalar.
-      const bool awkward = s.empty() || std::isspace(static_cast<unsigned char>(s.front())) ||
-                           std::isspace(static_cast<unsigned char>(s.back())) ||
-                           std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
-      bool plain_ok = false;
-      if (!awkward) try {
-        YAML::Node probe = YAML::Load(s);
-        plain_ok = probe.IsScalar() && probe.Scalar() == s && scalar_to_json(s, probe.Tag() == "!").is_string();
-      } catch (const YAML::Exception&) {
-      }
-      if (plain_ok) out << s;
-      else out << YAML::DoubleQuoted << s;
-      break;
-    }
+    case json::value_t::string: emit_string(out, value.get_ref<const std::string&>()); break;
     case json::value_t::boolean: out << value.get<bool>(); break;
     case json::value_t::number_integer:
     case json::value_t::number_unsigned: out << value.get<std::int64_t>(); break;

@@ -51,11 +51,18 @@ std::vector<Axis> collect_axes(const ConfigTree& tree, const std::vector<std::st
   for (const auto& argument : extra) {
     const auto eq = argument.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == argument.size()) {
-      throw ConfigError("--sweep " + argument + ": expected key.path=value1,value2,...");
+      throw ConfigError("--sweep " + printable_utf8(argument) + ": expected key.path=value1,value2,...");
     }
     // "a,b,c" is read as the YAML list [a,b,c], so values keep their types.
     ConfigTree parsed = parse_config("values: [" + argument.substr(eq + 1) + "]", "--sweep " + argument, ".");
-    add({argument.substr(0, eq), parsed.root["values"], "--sweep"});
+    // Brackets in the values can close the list early ("k=]" is an empty list, "k=], x: [1"
+    // adds a key): what is read must be exactly one non-empty list.
+    const json& values = parsed.root["values"];
+    if (parsed.root.size() != 1 || !values.is_array() || values.empty()) {
+      throw ConfigError("--sweep " + printable_utf8(argument) +
+                        ": expected key.path=value1,value2,... (one or more values, brackets balanced)");
+    }
+    add({argument.substr(0, eq), values, "--sweep"});
   }
   return axes;
 }

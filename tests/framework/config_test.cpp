@@ -55,6 +55,41 @@ TEST_CASE("plain YAML scalars get YAML 1.2 core types; quoted ones stay strings"
   CHECK(t.root["g"].get<double>() == 1000.0);
 }
 
+TEST_CASE("an empty experiment file, or one of comments only, has an origin for its messages", "[config]") {
+  // Found by fuzz_config (its first input, the empty file): every path, the root
+  // included, has an origin; messages about the top level point at the file's start.
+  for (const std::string text : {"", "# nothing but a comment\n", "\n\n"}) {
+    const ConfigTree tree = parse_config(text, "empty.yaml", "/base");
+    CHECK(tree.root == nlohmann::json::object());
+    REQUIRE(tree.value_origins.count("") == 1);
+    CHECK(tree.value_origins.at("").describe() == "empty.yaml:1:1");
+    CHECK_THROWS_WITH(resolve_experiment(tree), Contains("empty.yaml") && Contains("missing required key 'model'"));
+  }
+}
+
+TEST_CASE("keys and values copied by an alias have origins: the alias's", "[config]") {
+  // Found by fuzz_config: `options: *base` left the copied keys without origins.
+  const ConfigTree tree = parse_config("base: &base {steps: 10, init: {kind: noise}}\nuse:\n  options: *base\n",
+                                       "alias.yaml", "/base");
+  for (const char* pointer : {"/use/options/steps", "/use/options/init", "/use/options/init/kind"}) {
+    INFO(pointer);
+    REQUIRE(tree.key_origins.count(pointer) == 1);
+    CHECK(tree.key_origins.at(pointer).describe() == "alias.yaml:3:12");
+    CHECK(tree.value_origins.at(pointer).describe() == "alias.yaml:3:12");
+  }
+  CHECK(tree.value_origins.at("/base/steps").describe() == "alias.yaml:1:21");  // the anchor keeps its own
+}
+
+TEST_CASE("an override's key path must be UTF-8; messages show the override printable", "[config][overrides]") {
+  // Found by fuzz_override: the message repeated the raw bytes, and a key that is not
+  // UTF-8 would have become a key of the resolved config and the manifest.
+  ConfigTree tree = parse_config("a: 1\n", "exp.yaml", "/base");
+  CHECK_THROWS_WITH(apply_override(tree, "ext\xb6ra=1"),
+                    "--set ext\\xb6ra=1: byte 4 of the key path (0xb6) is not UTF-8; expected UTF-8 text");
+  CHECK_THROWS_WITH(apply_override(tree, "a\xff"), "--set a\\xff: expected key.path=value");
+  CHECK(tree.root == nlohmann::json({{"a", 1}}));
+}
+
 TEST_CASE("a good experiment resolves with defaults filled in", "[config]") {
   Experiment e = resolve_text(kGood);
   CHECK(e.name == "tiny");
@@ -165,6 +200,12 @@ TEST_CASE("the resolved config round-trips through YAML unchanged", "[config]") 
   // Strings with control characters or edge spaces (fuzzer finds: "f: .\r" lost its CR).
   for (const std::string s : {".\r", "a\r", "\tb", " c", "d "}) {
     nlohmann::json doc = {{"description", s}};
+    INFO(to_yaml(doc));
+    CHECK(parse_config(to_yaml(doc), "s.yaml", "/base").root == doc);
+  }
+  // Keys too (fuzz_config: a key "...  x" was written plain and ended the document).
+  for (const std::string key : {"...  x", "--- y", "a\rb", " lead", "true", "1", "k: v", "#c"}) {
+    const nlohmann::json doc = {{key, 1}, {"after", "z"}};
     INFO(to_yaml(doc));
     CHECK(parse_config(to_yaml(doc), "s.yaml", "/base").root == doc);
   }

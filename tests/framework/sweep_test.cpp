@@ -127,6 +127,10 @@ TEST_CASE("sweep errors point at the offending axis", "[sweep]") {
   CHECK_THROWS_WITH(plan_of(std::string(kSweep) + "  \"seed=1\": [2, 3]\n"),
                     Contains("sweep.yaml:11:3: sweep.seed=1: a swept key path cannot contain '='"));
   CHECK_THROWS_WITH(plan_of(kSweep, {"seed=1,1"}), Contains("resolve to the same config"));
+  // Found by fuzz_sweep: values of only spaces left an axis
+  // of no values and a sweep of no jobs ("seed= " is the empty list).
+  for (const std::string axis : {"seed= ", "seed=   "})
+    CHECK_THROWS_WITH(plan_of(kSweep, {axis}), Contains("--sweep " + axis + ": expected key.path=value1,value2"));
   CHECK_THROWS_WITH(plan_of(kSweep, {"threads=-1,2"}), Contains("--sweep threads=-1: expected an integer >= 0"));
   CHECK_THROWS_WITH(plan_of(std::string(kSweep) + "  precision: [fp32, fp8]\n"),
                     Contains("sweep.yaml:11:14: sweep precision=fp8: expected one of 'fp32', 'bf16', 'auto'"));

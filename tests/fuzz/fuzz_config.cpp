@@ -40,11 +40,14 @@ bool same(const json& a, const json& b) {
 }
 
 void every_path_has_an_origin(const ConfigTree& tree, const json& node, const std::string& pointer) {
+  if (tree.value_origins.count(pointer) != 1) std::fprintf(stderr, "no value origin for '%s'\n", pointer.c_str());
   FUZZ_CHECK(tree.value_origins.count(pointer) == 1);
   if (node.is_object()) {
     for (auto it = node.begin(); it != node.end(); ++it) {
       std::string token;
       for (char c : it.key()) token += c == '~' ? std::string("~0") : c == '/' ? std::string("~1") : std::string(1, c);
+      if (tree.key_origins.count(pointer + "/" + token) != 1)
+        std::fprintf(stderr, "no key origin for '%s/%s'\n", pointer.c_str(), token.c_str());
       FUZZ_CHECK(tree.key_origins.count(pointer + "/" + token) == 1);
       every_path_has_an_origin(tree, it.value(), pointer + "/" + token);
     }

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "fuzz_common.h"
+#include "vizrun_host/text.h"
 #include "vizrun_host/config.h"
 
 using nlohmann::json;
@@ -40,8 +41,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     try {
       apply_override(tree, assignment);
     } catch (const ConfigError& e) {
-      const std::string shown = "--set " + assignment;  // what() ends at a NUL byte
-      FUZZ_CHECK(std::string(e.what()).rfind(shown.substr(0, shown.find('\0')), 0) == 0);
+      // The message names the override as printable UTF-8 (invalid bytes escaped), up to
+      // any NUL byte.
+      const std::string shown = "--set " + assignment;
+      FUZZ_CHECK(std::string(e.what()).rfind(vizrun::host::printable_utf8(shown.substr(0, shown.find('\0'))), 0) == 0);
       continue;
     } catch (const vizrun::Error&) {
       continue;
