@@ -319,7 +319,10 @@ class TorchScriptModel final : public ModelBackend, public LayerSummary, public 
     if (!replaced.empty()) {
       if (replaced == kOutput) throw Error("torchscript: forward_replaced: the output has no layers after it");
       original = same.at(tap_value(replaced));
-      substitute = graph->addInput("replacement")->setType(c10::TensorType::get());
+      // A new value is typed Tensor already (setType would inline a cast to
+      // c10::DynamicType, whose typeinfo LibTorch 1.13 does not export: the UBSan build
+      // could not link).
+      substitute = graph->addInput("replacement");
       original->replaceAllUsesWith(substitute);
     }
     for (const auto& t : taps) {
