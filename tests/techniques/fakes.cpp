@@ -45,6 +45,12 @@ const KeepOutput::Item* KeepOutput::find_array(const std::string& name) const {
   return nullptr;
 }
 
+const KeepOutput::Item* KeepOutput::find_array_of(const std::string& image, const std::string& method) const {
+  for (const auto& i : arrays)
+    if (i.meta.at("image").as_string() == image && i.meta.at("method").as_string() == method) return &i;
+  return nullptr;
+}
+
 std::string technique_fixtures() { return VIZRUN_TECHNIQUE_FIXTURES; }
 
 }  // namespace vizrun::testing

@@ -45,6 +45,8 @@ class KeepOutput : public Output {
   void record(const std::string& key, const Value& v) override { records[key] = v; }
   const Item* find_image(const std::string& name) const;
   const Item* find_array(const std::string& name) const;
+  /// The first array whose meta names this image and method (nullptr: none).
+  const Item* find_array_of(const std::string& image, const std::string& method) const;
   std::vector<Item> images, arrays;
   Dict records;
 };

@@ -182,10 +182,8 @@ TEST_CASE("attribution's metrics option judges each map's |map| as its heatmap s
   const auto options = vizrun::faithfulness::MetricsOptions::from_value(a.options.at("metrics"));
   for (const auto& e : entries) {
     const std::string image = e.at("image").as_string(), method = e.at("method").as_string();
-    const auto map = std::find_if(out.arrays.begin(), out.arrays.end(), [&](const KeepOutput::Item& item) {
-      return item.meta.at("image").as_string() == image && item.meta.at("method").as_string() == method;
-    });
-    REQUIRE(map != out.arrays.end());
+    const KeepOutput::Item* map = out.find_array_of(image, method);
+    REQUIRE(map != nullptr);
     // The heatmap's scale: captum's 98th cumulative percentile of |sum over channels|.
     const at::Tensor magnitude = map->data.sum(0).abs();
     const double scale = attr::cumulative_threshold(magnitude, 98.0);

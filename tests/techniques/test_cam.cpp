@@ -190,10 +190,8 @@ TEST_CASE("cam's metrics option records every method's maps, each as the metrics
   for (const auto& e : entries) {
     const std::string image = e.at("image").as_string(), method = e.at("method").as_string();
     CHECK(e.at("layer").as_string() == "conv3");
-    const auto map = std::find_if(out.arrays.begin(), out.arrays.end(), [&](const KeepOutput::Item& item) {
-      return item.meta.at("image").as_string() == image && item.meta.at("method").as_string() == method;
-    });
-    REQUIRE(map != out.arrays.end());
+    const KeepOutput::Item* map = out.find_array_of(image, method);
+    REQUIRE(map != nullptr);
     // The same pixels through the metrics on their own: the recorded values are the emitted map's.
     const at::Tensor input = model.preprocess(host.pictures[image].unsqueeze(0));
     const auto want = vizrun::faithfulness::evaluate(model, input, map->data.unsqueeze(0),

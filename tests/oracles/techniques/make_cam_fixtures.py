@@ -22,9 +22,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 from tiny_net import load_weights  # noqa: E402
-import pytorch_grad_cam.base_cam as base_cam  # noqa: E402
-from pytorch_grad_cam import (GradCAM, GradCAMPlusPlus, XGradCAM, HiResCAM, LayerCAM, EigenCAM,  # noqa: E402
-                              EigenGradCAM, ScoreCAM, AblationCAM)
+from pgc_recorder import METHODS, recorded, slug  # noqa: E402
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
 
 torch.set_num_threads(1)
@@ -39,21 +37,6 @@ with torch.no_grad():
     top = int(net(x)[0].argmax())
 targets = [ClassifierOutputTarget(top)]
 
-METHODS = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "xgradcam": XGradCAM, "hirescam": HiResCAM,
-           "layercam": LayerCAM, "eigencam": EigenCAM, "eigengradcam": EigenGradCAM, "scorecam": ScoreCAM,
-           "ablationcam": AblationCAM}
-
-recorded = []
-original_scale = base_cam.scale_cam_image
-
-
-def recording_scale(cam, target_size=None):
-    if target_size is not None:  # the per-layer call: cam is the ReLU'd, unscaled map
-        recorded.append(np.array(cam, np.float32))
-    return original_scale(cam, target_size)
-
-
-base_cam.scale_cam_image = recording_scale
 
 
 def make(method, layers, **kwargs):
@@ -65,10 +48,6 @@ def make(method, layers, **kwargs):
     recorded.clear()
     result = cam(input_tensor=x, targets=targets, **kwargs)
     return result[0].astype(np.float32), [r[0] for r in recorded]
-
-
-def slug(m):
-    return m.replace("+", "p")
 
 
 for method in METHODS:

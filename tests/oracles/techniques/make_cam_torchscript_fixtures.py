@@ -25,9 +25,7 @@ from PIL import Image
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "../models"))
 from torchscript_oracle import SmallResNet  # noqa: E402
-import pytorch_grad_cam.base_cam as base_cam  # noqa: E402
-from pytorch_grad_cam import (GradCAM, GradCAMPlusPlus, XGradCAM, HiResCAM, LayerCAM, EigenCAM,  # noqa: E402
-                              EigenGradCAM, ScoreCAM, AblationCAM)
+from pgc_recorder import METHODS, recorded, slug  # noqa: E402
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
 
 torch.set_num_threads(1)
@@ -50,23 +48,7 @@ x = (pixels.permute(2, 0, 1)[None] / 255.0 - mean) / std
 with torch.no_grad():
     assert torch.allclose(traced(x), net(x), atol=1e-5), "the eager model differs from the traced one"
 targets = [ClassifierOutputTarget(3)]
-
-METHODS = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "xgradcam": XGradCAM, "hirescam": HiResCAM,
-           "layercam": LayerCAM, "eigencam": EigenCAM, "eigengradcam": EigenGradCAM, "scorecam": ScoreCAM,
-           "ablationcam": AblationCAM}
 LAYERS = {"layer2": lambda m: m.layer2, "layer3.0.conv1": lambda m: m.layer3[0].conv1}
-
-recorded = []
-original_scale = base_cam.scale_cam_image
-
-
-def recording_scale(cam, target_size=None):
-    if target_size is not None:  # the per-layer call: cam is the ReLU'd, unscaled map
-        recorded.append(np.array(cam, np.float32))
-    return original_scale(cam, target_size)
-
-
-base_cam.scale_cam_image = recording_scale
 
 
 def scaled(raw):  # scale_cam_image without the resize
@@ -84,5 +66,5 @@ for method, cls in METHODS.items():
         recorded.clear()
         cam(input_tensor=x, targets=targets)
         raw = recorded[0][0]
-        np.save(os.path.join(out_dir, f"ts_{method.replace('+', 'p')}_{layer}.npy"), scaled(raw))
+        np.save(os.path.join(out_dir, f"ts_{slug(method)}_{layer}.npy"), scaled(raw))
         print(f"{method:13s} {layer:15s} shape {raw.shape} raw max {raw.max():.4g}")
