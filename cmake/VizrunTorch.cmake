@@ -6,6 +6,9 @@
 #    <wheel>/lib), and PATHS are searched after the system folders: where libtorch-dev
 #    is installed as well, Debian's 1.13 libraries would be linked under the wheel's 2.x
 #    headers. The wheel's lib/ is put in front for that one call.
+#    Likewise its find_package(Caffe2 PATHS ...): a project that names only Torch_DIR
+#    (a plugin built against an installed SDK) would get Debian's Caffe2 config, and
+#    with it Debian's torch_cpu. Caffe2_DIR is pointed at the wheel's.
 # 2. With CUDA, the wheel's config links the CUDA runtime of the toolkit it found (nvcc,
 #    e.g. /usr/local/cuda at 13.0), while the wheel's libtorch_cuda.so loads its own
 #    (nvidia/cu13/lib, 13.2). Both are libcudart.so.13: whichever the executable names
@@ -30,6 +33,7 @@ endforeach()
 set(_vizrun_saved_library_path "${CMAKE_LIBRARY_PATH}")
 if(_vizrun_torch_wheel)
   list(PREPEND CMAKE_LIBRARY_PATH "${_vizrun_torch_wheel}/lib")
+  set(Caffe2_DIR "${_vizrun_torch_wheel}/share/cmake/Caffe2" CACHE PATH "The wheel's Caffe2 config" FORCE)
 endif()
 find_package(Torch REQUIRED)
 set(CMAKE_LIBRARY_PATH "${_vizrun_saved_library_path}")

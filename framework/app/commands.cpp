@@ -80,9 +80,12 @@ std::unique_ptr<PluginRegistry> make_registry(const ConfigTree& tree, const Comm
     for (const auto& p : recorded_plugin_paths(o.config)) extra.push_back(p);
   }
   auto registry = std::make_unique<PluginRegistry>(PluginRegistry::default_directories(extra));
-  // A damaged file (truncated, garbage) is skipped; say so, as `plugins` does.
+  // A damaged file (truncated, garbage) is skipped, and a path that does not exist finds
+  // nothing; say so, as `plugins` does.
   for (const auto& r : registry->rejected()) {
-    if (r.damaged && !o.quiet) std::fprintf(stderr, "vizrun: warning: skipped %s\n", r.reason.c_str());
+    if (o.quiet) break;
+    if (r.damaged) std::fprintf(stderr, "vizrun: warning: skipped %s\n", r.reason.c_str());
+    if (r.missing) std::fprintf(stderr, "vizrun: warning: %s\n", r.reason.c_str());
   }
   return registry;
 }
@@ -331,7 +334,8 @@ int plugins_command(const CommonOptions& o, const PluginsView& view) {
   return guarded(
       [&] {
         PluginRegistry registry(PluginRegistry::default_directories(o.plugin_paths));
-        for (const auto& r : registry.rejected()) std::fprintf(stderr, "vizrun: warning: skipped %s\n", r.reason.c_str());
+        for (const auto& r : registry.rejected())
+          std::fprintf(stderr, "vizrun: warning: %s%s\n", r.missing ? "" : "skipped ", r.reason.c_str());
         if (view.name.empty()) {
           print_plugin_list(registry, view.json);
           return 0;

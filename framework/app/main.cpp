@@ -36,8 +36,13 @@ std::vector<std::string> normalise_arguments(int argc, char** argv) {
   return args;
 }
 
+/// An empty path would silently mean the current folder (or nothing at all).
+const CLI::Validator kNonEmptyPath(
+    [](std::string& v) { return v.empty() ? std::string("expected a path, got an empty string") : std::string(); },
+    "PATH");
+
 void add_config_options(CLI::App& cmd, vizrun::app::CommonOptions& o, bool config_required) {
-  auto* config = cmd.add_option("config", o.config, "Experiment file (YAML) or sweep folder");
+  auto* config = cmd.add_option("config", o.config, "Experiment file (YAML) or sweep folder")->check(kNonEmptyPath);
   if (config_required) config->required();
   cmd.add_option("--set", o.overrides, "Override a config value: key.path=value (repeatable)")
       ->type_name("KEY=VALUE")
@@ -45,7 +50,9 @@ void add_config_options(CLI::App& cmd, vizrun::app::CommonOptions& o, bool confi
   cmd.add_option("--sweep", o.sweeps, "Sweep a config value: key.path=v1,v2,... (repeatable; cartesian product)")
       ->type_name("KEY=V1,V2")
       ->allow_extra_args(false);
-  cmd.add_option("--plugin-path", o.plugin_paths, "Extra plugin folder or file (repeatable)")->allow_extra_args(false);
+  cmd.add_option("--plugin-path", o.plugin_paths, "Extra plugin folder or file (repeatable)")
+      ->check(kNonEmptyPath)
+      ->allow_extra_args(false);
   cmd.add_option("--device", o.device, "cpu, cuda, cuda:N or auto (same as --set device=...)")
       ->check(CLI::Validator(
           [](std::string& v) {
@@ -84,7 +91,8 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Run an experiment, or the jobs of a sweep");
   add_config_options(*run, run_o, false);
   add_shard_options(*run, run_o);
-  run->add_option("--out", run_o.out, "Run folder (default ./runs/<experiment>/<UTC time>), or sweep folder");
+  run->add_option("--out", run_o.out, "Run folder (default ./runs/<experiment>/<UTC time>), or sweep folder")
+      ->check(kNonEmptyPath);
   run->add_flag("-q,--quiet", run_o.quiet, "Print only errors");
   run->add_flag("-v,--verbose", run_o.verbose, "Print debug messages too");
 
@@ -94,15 +102,15 @@ int main(int argc, char** argv) {
   auto* plan = app.add_subcommand("plan", "Print the jobs of a sweep (id, status, overrides) without running");
   add_config_options(*plan, plan_o, true);
   add_shard_options(*plan, plan_o);
-  plan->add_option("--out", plan_o.out, "Sweep folder");
+  plan->add_option("--out", plan_o.out, "Sweep folder")->check(kNonEmptyPath);
 
   auto* merge = app.add_subcommand("merge", "Write a sweep's manifest and report; exit 1 if any job is not complete");
-  merge->add_option("sweep_dir", merge_o.config, "Sweep folder")->required();
-  merge->add_option("--plugin-path", merge_o.plugin_paths, "Extra plugin folder or file (repeatable)");
+  merge->add_option("sweep_dir", merge_o.config, "Sweep folder")->required()->check(kNonEmptyPath);
+  merge->add_option("--plugin-path", merge_o.plugin_paths, "Extra plugin folder or file (repeatable)")->check(kNonEmptyPath);
 
   auto* sl = app.add_subcommand("slurm", "Write an sbatch script running a sweep as one job array");
   add_config_options(*sl, slurm_o, true);
-  sl->add_option("--out", slurm_o.out, "Sweep folder");
+  sl->add_option("--out", slurm_o.out, "Sweep folder")->check(kNonEmptyPath);
   sl->add_option("--partition", slurm.partition, "SLURM partition");
   sl->add_option("--time", slurm.time, "Time limit per task, e.g. 2:00:00");
   sl->add_option("--gpus", slurm.gpus, "GPUs per task");
@@ -113,20 +121,23 @@ int main(int argc, char** argv) {
 
   auto* plugins = app.add_subcommand("plugins", "List the plugins found, or show the options of one");
   plugins->add_option("name", plugins_view.name, "Plugin name");
-  plugins->add_option("--plugin-path", plugin_o.plugin_paths, "Extra plugin folder or file (repeatable)");
+  plugins->add_option("--plugin-path", plugin_o.plugin_paths, "Extra plugin folder or file (repeatable)")->check(kNonEmptyPath);
   plugins->add_flag("--schema", plugins_view.schema, "Print the plugin's options JSON Schema (as in schemas/plugins/)");
   plugins->add_flag("--json", plugins_view.json, "Print the list, or the plugin with its schema, as JSON (for scripts)");
 
   auto* layers = app.add_subcommand("layers", "List the model's layers (name, type, output shape, parameters, inputs)");
   layers->add_option("config", layers_o.config, "Experiment file (YAML); none: the built-in demo");
   layers->add_option("--model", layers_view.model, "This model plugin instead of the config's (weights random)");
-  layers->add_option("--weights", layers_view.weights, "Weights to load (same as --set model.weights=...)");
+  layers->add_option("--weights", layers_view.weights, "Weights to load (same as --set model.weights=...)")
+      ->check(kNonEmptyPath);
   layers->add_option("--size", layers_view.size, "Shapes at SIZE x SIZE instead of the model's input size")
       ->check(CLI::Range(1, 4096));
   layers->add_option("--set", layers_o.overrides, "Override a config value: key.path=value (repeatable)")
       ->type_name("KEY=VALUE")
       ->allow_extra_args(false);
-  layers->add_option("--plugin-path", layers_o.plugin_paths, "Extra plugin folder or file (repeatable)")->allow_extra_args(false);
+  layers->add_option("--plugin-path", layers_o.plugin_paths, "Extra plugin folder or file (repeatable)")
+      ->check(kNonEmptyPath)
+      ->allow_extra_args(false);
   layers->add_flag("--json", layers_view.json, "Print the summary as JSON (for scripts)");
 
   std::vector<std::string> args = normalise_arguments(argc, argv);

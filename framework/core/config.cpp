@@ -121,7 +121,12 @@ class TreeBuilder final : public YAML::EventHandler {
   std::map<std::string, Origin> value_origins;  ///< pointers relative to the document
   std::map<std::string, Origin> key_origins;
 
-  void OnDocumentStart(const YAML::Mark&) override {}
+  // One experiment per file: a second document would be dropped without a word.
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (m_documents++ > 0)
+      fail(mark, "", "a second YAML document starts here; an experiment file holds one document "
+                     "(remove the '---' line and what follows, or move it to a file of its own)");
+  }
   void OnDocumentEnd() override {}
   void OnAnchor(const YAML::Mark&, const std::string& name) override { m_anchor_name = name; }
 
@@ -141,6 +146,12 @@ class TreeBuilder final : public YAML::EventHandler {
       fail(mark, key ? parent_pointer() : pointer,
            std::string(key ? "key '" : "text '") + printable_utf8(text) + "' is not valid UTF-8 (byte " +
                std::to_string(bad + 1) + "; a \\u escape of a lone surrogate encodes no character)");
+    }
+    // A "\0" or "\x00" escape: no path, name or option can hold a NUL (C strings end there).
+    if (const std::size_t nul = text.find('\0'); nul != std::string::npos) {
+      fail(mark, key ? parent_pointer() : pointer,
+           std::string(key ? "key '" : "text '") + printable_utf8(text) + "' holds a NUL character (at character " +
+               std::to_string(nul + 1) + "); expected text without NUL");
     }
     count(mark, pointer, 1, text.size());
     if (key) {
@@ -356,22 +367,13 @@ class TreeBuilder final : public YAML::EventHandler {
   std::vector<Frame> m_stack;
   std::unordered_map<YAML::anchor_t, Anchor> m_anchors;
   std::string m_anchor_name;
-  std::size_t m_values = 0, m_bytes = 0, m_aliases = 0;
+  std::size_t m_values = 0, m_bytes = 0, m_aliases = 0, m_documents = 0;
 };
 
-/// Refuses text that is not UTF-8 before yaml-cpp sees it, naming the line and
-/// column (in characters) of the first bad byte.
-void require_utf8(const std::string& text, const std::string& label, bool is_override) {
-  const std::size_t bad = first_invalid_utf8(text);
-  if (bad == std::string::npos) return;
-  char byte[8];
-  std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned char>(text[bad]));
-  if (is_override) {
-    throw ConfigError(printable_utf8(label) + ": byte " + std::to_string(bad + 1) + " of the value (" + byte +
-                      ") is not UTF-8; expected UTF-8 text");
-  }
+/// Line and column (in characters, from 1) of byte `offset` of `text`.
+std::pair<int, int> position_of(const std::string& text, std::size_t offset) {
   int line = 1, column = 1;
-  for (std::size_t i = 0; i < bad; ++i) {
+  for (std::size_t i = 0; i < offset; ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (c == '\n') {
       ++line;
@@ -380,17 +382,39 @@ void require_utf8(const std::string& text, const std::string& label, bool is_ove
       ++column;  // count characters, not continuation bytes
     }
   }
-  throw ConfigError(printable_utf8(label) + ":" + std::to_string(line) + ":" + std::to_string(column) +
-                    ": invalid UTF-8 (byte " + byte + "); experiment files must be UTF-8 text (re-save it as UTF-8)");
+  return {line, column};
+}
+
+/// Refuses text that is not UTF-8, or that holds a NUL byte (yaml-cpp would read
+/// past it silently), before yaml-cpp sees it, naming the line and column (in
+/// characters) of the first bad byte.
+void require_text(const std::string& text, const std::string& label, bool is_override) {
+  const std::size_t bad = first_invalid_utf8(text);
+  const std::size_t nul = text.find('\0');
+  if (bad == std::string::npos && nul == std::string::npos) return;
+  const bool is_nul = nul < bad;
+  const std::size_t at = is_nul ? nul : bad;
+  char byte[8];
+  std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned char>(text[at]));
+  if (is_override) {
+    throw ConfigError(printable_utf8(label) + ": byte " + std::to_string(at + 1) + " of the value (" + byte + ") is " +
+                      (is_nul ? "a NUL" : "not UTF-8") + "; expected UTF-8 text");
+  }
+  const auto [line, column] = position_of(text, at);
+  const std::string where = printable_utf8(label) + ":" + std::to_string(line) + ":" + std::to_string(column);
+  if (is_nul)
+    throw ConfigError(where + ": a NUL byte (0x00); experiment files are text, and a NUL is in none (is this a binary file?)");
+  throw ConfigError(where + ": invalid UTF-8 (byte " + byte + "); experiment files must be UTF-8 text (re-save it as UTF-8)");
 }
 
 /// Parses the first YAML document of `text` into a builder. Throws ConfigError.
 void build(TreeBuilder& builder, const std::string& text, const std::string& label, bool is_override) {
-  require_utf8(text, label, is_override);
+  require_text(text, label, is_override);
   std::istringstream in(text);
   try {
     YAML::Parser parser(in);
-    parser.HandleNextDocument(builder);
+    // The second call reads on only to refuse a second document (OnDocumentStart).
+    if (parser.HandleNextDocument(builder)) parser.HandleNextDocument(builder);
   } catch (const YAML::Exception& e) {
     Origin o{printable_utf8(label), e.mark.line + 1, e.mark.column + 1, ""};
     if (is_override) o = Origin{"", 0, 0, printable_utf8(label)};

@@ -189,13 +189,20 @@ struct PluginRegistry::Impl {
 PluginRegistry::PluginRegistry(std::vector<std::string> directories) : m_impl(std::make_unique<Impl>()) {
   std::map<std::string, std::string> seen;  // name -> file
   for (const auto& dir : directories) {
+    // A mistyped --plugin-path would otherwise find nothing without a word.
+    std::error_code ec;
+    if (!fs::exists(dir, ec)) {
+      m_impl->rejected.push_back({dir, "plugin path " + dir + ": no such file or folder", false, true});
+      continue;
+    }
     for (const auto& file : plugin_files_in(dir)) {
       try {
         Loaded l = load_checked(file);
         auto [it, fresh] = seen.emplace(l.descriptor.name, l.descriptor.file);
         if (!fresh) {
           if (it->second != l.descriptor.file) {
-            m_impl->rejected.push_back({file, "shadowed by " + it->second + " (earlier in the search path)"});
+            m_impl->rejected.push_back({file, file + ": plugin '" + l.descriptor.name + "' shadowed by " + it->second +
+                                                 " (earlier in the search path)"});
           }
           continue;
         }

@@ -69,7 +69,8 @@ std::string printable_utf8(std::string_view text) {
   std::string out;
   for (std::size_t i = 0; i < text.size();) {
     const std::size_t n = utf8_sequence(text, i);
-    if (n == 0) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (n == 0 || byte < 0x20 || byte == 0x7f) {  // not UTF-8, or a control (NUL, newline) that would break the line
       static const char* digits = "0123456789abcdef";
       const auto c = static_cast<unsigned char>(text[i]);
       out += "\\x";

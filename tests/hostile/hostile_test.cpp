@@ -636,3 +636,66 @@ TEST_CASE("the image reader checks the header against the limit before decoding"
   CHECK_THAT(message, Contains("1.0 MiB is available"));
   CHECK(read_image(dir + "/mega.png").size(1) == 1000);
 }
+
+// ---------------------------------------------------------------------------------
+// 6. What used to be accepted silently: a second document, NUL, empty paths, a
+//    plugin path that does not exist
+// ---------------------------------------------------------------------------------
+
+TEST_CASE("a second YAML document and NUL bytes are refused with file, line and column", "[hostile][silent]") {
+  const std::string dir = vizrun::testing::temp_dir("silent");
+  // kExperiment has 10 lines: the second document starts on line 11.
+  const std::string two = write(dir + "/two.yaml", std::string(kExperiment) + "---\nexperiment: other\n");
+  Result v = run_vizrun({"validate", two, "--plugin-path", good_plugins()});
+  CHECK(v.exit_code == 2);
+  CHECK_THAT(only_line(v), StartsWith("vizrun: error: " + two + ":11:"));
+  CHECK_THAT(only_line(v), Contains("a second YAML document starts here"));
+  // An empty second document, and one after an explicit end marker, count too; a
+  // document end marker alone does not.
+  CHECK_THAT(error_of([] { parse_config("a: 1\n---\n", "e.yaml", "."); }), Contains("a second YAML document"));
+  CHECK_THAT(error_of([] { parse_config("a: 1\n...\n---\nb: 2\n", "m.yaml", "."); }), StartsWith("m.yaml:"));
+  CHECK(parse_config("a: 1\n...\n", "end.yaml", ".").root["a"] == 1);
+  CHECK(parse_config("---\na: 1\n", "start.yaml", ".").root["a"] == 1);
+
+  // A raw NUL byte: line and column, and the message itself holds no NUL.
+  const std::string nul = write(dir + "/nul.yaml", std::string(kExperiment) + std::string("description: a\0b\n", 17));
+  Result n = run_vizrun({"validate", nul, "--plugin-path", good_plugins()});
+  CHECK(n.exit_code == 2);
+  CHECK(only_line(n) == "vizrun: error: " + nul + ":11:15: a NUL byte (0x00); experiment files are text, and a NUL is in "
+                        "none (is this a binary file?)");
+  // A NUL written as an escape, in a value or a key, and in an override.
+  CHECK_THAT(error_of([] { parse_config("a: \"x\\0y\"\n", "esc.yaml", "."); }),
+             Contains("esc.yaml:1:4: a: text 'x\\x00y' holds a NUL character (at character 2)"));
+  CHECK_THAT(error_of([] { parse_config("\"k\\x00\": 1\n", "key.yaml", "."); }), Contains("holds a NUL character"));
+  const std::string clean = write(dir + "/clean.yaml", kExperiment);
+  Result o = run_vizrun({"validate", clean, "--plugin-path", good_plugins(), "--set", "description=\"a\\0b\""});
+  CHECK(o.exit_code == 2);
+  CHECK_THAT(only_line(o), Contains("holds a NUL character"));
+  // Control characters in a message are shown, not printed: the error stays one line.
+  CHECK_THAT(error_of([] { parse_config("a: \"x\\ny\\0\"\n", "nl.yaml", "."); }), Contains("'x\\x0ay\\x00'"));
+}
+
+TEST_CASE("empty paths are refused and a plugin path that does not exist is warned about", "[hostile][silent]") {
+  const std::string dir = vizrun::testing::temp_dir("silent-cli");
+  const std::string clean = write(dir + "/clean.yaml", kExperiment);
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"run", clean, "--plugin-path", good_plugins(), "--out", ""},
+        std::vector<std::string>{"validate", clean, "--plugin-path", ""},
+        std::vector<std::string>{"validate", ""},
+        std::vector<std::string>{"plan", clean, "--out", ""},
+        std::vector<std::string>{"layers", "--model", "tiny_model", "--weights", ""}}) {
+    Result r = run_vizrun(args);
+    INFO(args[0] << " " << args[1] << ": " << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(only_line(r), Contains("expected a path, got an empty string"));
+  }
+
+  const std::string missing = dir + "/no-such-folder";
+  Result w = run_vizrun({"validate", clean, "--plugin-path", good_plugins(), "--plugin-path", missing});
+  INFO(w.err);
+  CHECK(w.exit_code == 0);
+  CHECK_THAT(w.err, Contains("vizrun: warning: plugin path " + missing + ": no such file or folder"));
+  Result p = run_vizrun({"plugins", "--plugin-path", missing});
+  CHECK(p.exit_code == 0);
+  CHECK_THAT(p.err, Contains("vizrun: warning: plugin path " + missing + ": no such file or folder"));
+}

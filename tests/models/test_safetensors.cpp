@@ -3,12 +3,14 @@
 
 #include "catch_torch.h"
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <random>
 
 #include "model_test_util.h"
 #include "vizrun/error.h"
+#include "vizrun_models/keras_h5_writer.h"
 #include "vizrun_models/safetensors.h"
 #include "vizrun_models/weights.h"
 
@@ -173,4 +175,44 @@ TEST_CASE("safetensors: mutated headers never crash the parser", "[models][safet
   }
   CHECK(accepted > 0);
   CHECK(refused > 0);
+}
+
+TEST_CASE("weights holding NaN or infinity are refused at load, naming the tensor", "[models][weights][hostile]") {
+  Graph g({1, 6, 6});
+  int x = g.conv2d("conv", -1, 2, 3, 3, 1, "same", true, "relu");
+  x = g.global_avg_pool("gap", x);
+  g.dense("fc", x, 2, true);
+  init_random(g, 3);
+  WeightsPlan plan;
+  plan.model = "test";
+  const std::string dir = temp_dir("nan-weights");
+
+  // Two NaN and one infinity in the dense kernel, through each file format's loader.
+  g.params()[2].tensor.flatten()[0] = std::nan("");
+  g.params()[2].tensor.flatten()[1] = std::nan("");
+  g.params()[2].tensor.flatten()[3] = -INFINITY;
+  std::vector<SafeTensorOut> out;
+  for (const auto& p : g.params()) {
+    const at::Tensor t = p.tensor.contiguous();
+    out.push_back({p.torch_name, p.shape, std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel())});
+  }
+  write_safetensors(dir + "/nan.safetensors", out);
+  write_keras_h5(g, dir + "/nan.h5");
+  for (const std::string file : {dir + "/nan.safetensors", dir + "/nan.h5"}) {
+    Graph fresh({1, 6, 6});
+    int y = fresh.conv2d("conv", -1, 2, 3, 3, 1, "same", true, "relu");
+    y = fresh.global_avg_pool("gap", y);
+    fresh.dense("fc", y, 2, true);
+    INFO(file);
+    CHECK_THROWS_WITH(load_weights(fresh, file, nullptr, 0, plan),
+                      "test: '" + file + "': tensor 'fc.weight' (layer fc, kernel) holds 2 NaN and 1 infinite values of 4; "
+                      "the weights are damaged, or the training diverged");
+  }
+
+  // A second bad tensor is counted; finite weights load.
+  g.params()[1].tensor.fill_(INFINITY);
+  CHECK_THROWS_WITH(require_finite_weights(g, "f"), Catch::Contains("'conv.bias' (layer conv, bias) holds 0 NaN and 2 infinite") &&
+                                                        Catch::Contains("(and 1 more tensors are not finite)"));
+  init_random(g, 3);
+  CHECK_NOTHROW(require_finite_weights(g, "f"));
 }

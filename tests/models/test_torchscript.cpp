@@ -3,8 +3,10 @@
 // mobilenet_v3_small), module outputs as forward hooks saw them and input
 // gradients of a channel mean as torch.autograd computed them. The first test runs on
 // VIZRUN_TEST_DEVICE's GPU too (tests/support/oracle_device.h).
+#include <torch/script.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <fstream>
 
 #include "catch_torch.h"
@@ -94,4 +96,18 @@ TEST_CASE("torchscript: bad files, names and sizes give one line", "[models][tor
   CHECK_THROWS_WITH(model->layers_for(16, 16), Contains("at least 32 pixels"));
   auto fixed = traced("resnet_small", Dict{{"fixed_size", true}});
   CHECK_THROWS_WITH(fixed->forward(torch::zeros({1, 3, 96, 96}), {"fc"}), Contains("runs only at 64x64"));
+}
+
+TEST_CASE("torchscript: a model whose weights hold NaN is refused at load, naming the tensor", "[models][torchscript][hostile]") {
+  torch::jit::Module module = torch::jit::load(fixture_path("torchscript/resnet_small.pt"));
+  for (const auto& p : module.named_parameters()) {
+    if (p.name != "layer2.0.conv1.weight") continue;
+    torch::NoGradGuard no_grad;
+    p.value.flatten()[0] = std::nan("");
+  }
+  const std::string file = temp_dir("torchscript-nan") + "/nan.pt";
+  module.save(file);
+  CHECK_THROWS_WITH(create_model("torchscript", Value(Dict{{"input_size", List{64, 64}}}), file),
+                    Contains("torchscript: " + file + ": parameter 'layer2.0.conv1.weight' holds 1 NaN and 0 infinite values of") &&
+                        Contains("the weights are damaged"));
 }

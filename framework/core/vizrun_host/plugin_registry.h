@@ -36,6 +36,7 @@ struct RejectedPlugin {
   std::string file;
   std::string reason;
   bool damaged = false;  ///< not a loadable ELF file of this machine (truncated, garbage): never handed to dlopen
+  bool missing = false;  ///< a search path entry that does not exist (`file` is the entry)
 };
 
 /// Thrown for a file that fails check_plugin_file (plugin_file.h).

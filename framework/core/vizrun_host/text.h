@@ -20,7 +20,8 @@ using vizrun::closest_match;
 /// Offset of the first byte of `text` that does not belong to well-formed UTF-8
 /// (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or npos.
 std::size_t first_invalid_utf8(std::string_view text);
-/// `text` with every byte that is not well-formed UTF-8 written as \xNN, for messages.
+/// `text` with every byte that is not well-formed UTF-8, and every control character
+/// (NUL, newline, ...), written as \xNN: safe inside a one-line message.
 std::string printable_utf8(std::string_view text);
 
 }  // namespace vizrun::host

@@ -217,7 +217,21 @@ class TorchScriptModel final : public ModelBackend, public LayerSummary, public 
     for (const auto& b : m_module.buffers()) {
       if (b.is_floating_point()) m_parameters += b.numel();  // BatchNorm statistics, as Keras counts them
     }
+    require_finite(path);
     m_weights = {args.weights, path, models::digest_file(path).sha256, {}};
+  }
+
+  /// NaN or infinite weights make every map NaN: refuse the file, naming the tensor.
+  void require_finite(const std::string& path) const {
+    auto check = [&](const std::string& kind, const std::string& name, const at::Tensor& t) {
+      if (!t.is_floating_point() || t.isfinite().all().item<bool>()) return;
+      const std::int64_t nan = t.isnan().sum().item<std::int64_t>();
+      throw Error("torchscript: " + path + ": " + kind + " '" + name + "' holds " + std::to_string(nan) + " NaN and " +
+                  std::to_string(t.numel() - nan - t.isfinite().sum().item<std::int64_t>()) + " infinite values of " +
+                  std::to_string(t.numel()) + "; the weights are damaged, or the training diverged");
+    };
+    for (const auto& p : m_module.named_parameters()) check("parameter", p.name, p.value);
+    for (const auto& b : m_module.named_buffers()) check("buffer", b.name, b.value);
   }
 
   /// Inlines forward into one graph (every node remembers the module it came from),

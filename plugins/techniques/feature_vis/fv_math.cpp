@@ -2,6 +2,7 @@
 // mathematics (and lucid's where lucent has none), checked against it by
 // tests/oracles/techniques/make_feature_vis_fixtures.py.
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard (ATen.h no longer brings it in LibTorch 2.x)
 
 #include <cmath>
 

@@ -22,6 +22,7 @@
 
 #include "vizrun/error.h"
 #include "vizrun_models/keras_h5.h"
+#include "vizrun_models/weights.h"
 
 namespace vizrun::models {
 
@@ -1033,6 +1034,7 @@ void load_keras_model_weights(KerasModel& model, const KerasModelFile& file) {
     if (problems.size() > shown) msg += "; and " + std::to_string(problems.size() - shown) + " more";
     throw Error(msg);
   }
+  require_finite_weights(*model.graph, origin);
 }
 
 }  // namespace vizrun::models

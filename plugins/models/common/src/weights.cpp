@@ -275,6 +275,25 @@ WeightsInfo load_safetensors(Graph& graph, const std::string& path, const Weight
   return info;
 }
 
+void require_finite_weights(const Graph& graph, const std::string& origin) {
+  std::size_t bad_tensors = 0;
+  std::string first;
+  for (const auto& p : graph.params()) {
+    const at::Tensor t = p.tensor;
+    if (!t.defined() || !t.is_floating_point() || t.isfinite().all().item<bool>()) continue;
+    if (bad_tensors++ == 0) {
+      const std::int64_t nan = t.isnan().sum().item<std::int64_t>();
+      first = "tensor '" + p.torch_name + "' (layer " + p.layer + ", " + p.keras_var + ") holds " + std::to_string(nan) +
+              " NaN and " + std::to_string(t.numel() - nan - t.isfinite().sum().item<std::int64_t>()) +
+              " infinite values of " + std::to_string(t.numel());
+    }
+  }
+  if (bad_tensors == 0) return;
+  throw Error(origin + ": " + first +
+              (bad_tensors > 1 ? " (and " + std::to_string(bad_tensors - 1) + " more tensors are not finite)" : "") +
+              "; the weights are damaged, or the training diverged");
+}
+
 WeightsInfo load_weights(Graph& graph, const std::string& source, const Host* host, std::uint64_t seed,
                          const WeightsPlan& plan) {
   std::string src = source.empty() ? plan.default_source : source;
@@ -295,6 +314,7 @@ WeightsInfo load_weights(Graph& graph, const std::string& source, const Host* ho
     req.what = plan.model + " ImageNet weights";
     DownloadResult r = download_file(req, host);
     info = load_keras_h5(graph, r.path, plan, host);
+    require_finite_weights(graph, plan.model + ": '" + r.path + "'");
     info.source = "imagenet";
     info.file = r.path;
     info.sha256 = r.sha256;
@@ -312,6 +332,7 @@ WeightsInfo load_weights(Graph& graph, const std::string& source, const Host* ho
   auto sha256 = std::async(std::launch::async, [path] { return sha256_file(path); });
   if (format == "hdf5") info = load_keras_h5(graph, path, plan, host);
   else info = load_safetensors(graph, path, plan, host);
+  require_finite_weights(graph, plan.model + ": '" + path + "'");
   info.source = src;
   info.file = path;
   info.sha256 = sha256.get();

@@ -60,6 +60,11 @@ WeightsInfo load_keras_h5(Graph& graph, const std::string& path, const WeightsPl
 WeightsInfo load_safetensors(Graph& graph, const std::string& path, const WeightsPlan& plan,
                              const Host* host = nullptr);
 
+/// Throws vizrun::Error naming the first parameter of `graph` that holds NaN or an
+/// infinity (and how many), with `origin` (the weights file) first: such weights make
+/// every map NaN, so a damaged file is refused at load rather than drawn as noise.
+void require_finite_weights(const Graph& graph, const std::string& origin);
+
 /// "hdf5", "safetensors" or "" from the first bytes of a file.
 std::string sniff_weights_format(const std::string& path);
 
