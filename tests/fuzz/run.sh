@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_config fuzz_override fuzz_sweep fuzz_safetensors fuzz_keras_h5 fuzz_architecture fuzz_keras_model fuzz_options)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_config fuzz_override fuzz_sweep fuzz_safetensors fuzz_keras_h5 fuzz_keras_h5_layout fuzz_architecture fuzz_keras_model fuzz_options)
 build=${BUILD:-build-fuzz}
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 

@@ -2,6 +2,7 @@
 
 #include <hdf5.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "vizrun/error.h"
@@ -213,6 +214,14 @@ void KerasH5::read_keras3_layers(std::int64_t group, const std::string& path, co
   if (depth > 32) throw Error("'" + m_path + "': layers nested more than 32 deep");
   const hid_t g = static_cast<hid_t>(group);
   if (!link_exists(g, "layers") || !is_group(g, "layers")) return;
+  // Hard links can make the tree a cycle: two such links alone would be read 2^32 times.
+  H5O_info_t info;
+  if (H5Oget_info_by_name(g, "layers", &info, H5P_DEFAULT) < 0)
+    throw Error("'" + m_path + "': cannot read '" + path + "layers'");
+  const auto address = static_cast<std::uint64_t>(info.addr);
+  if (std::find(m_open_groups.begin(), m_open_groups.end(), address) != m_open_groups.end())
+    throw Error("'" + m_path + "': '" + path + "layers' links back to an enclosing group (the layer tree is a cycle)");
+  m_open_groups.push_back(address);
   Handle layers(H5Gopen2(g, "layers", H5P_DEFAULT), H5Gclose);
   for (const auto& child : children(layers.get())) {
     if (!is_group(layers.get(), child)) continue;
@@ -247,6 +256,7 @@ void KerasH5::read_keras3_layers(std::int64_t group, const std::string& path, co
     }
     read_keras3_layers(lg.get(), group_path + "/", keras_prefix + keras_name + "/", depth + 1);
   }
+  m_open_groups.pop_back();
 }
 
 KerasH5::~KerasH5() = default;

@@ -36,9 +36,13 @@ std::int64_t numel(const Shape& s) {
 }
 
 Error load_error(const std::string& path, const std::string& model, const std::vector<std::string>& problems) {
+  // One line (a shape mismatch in every layer of a big model would fill the screen):
+  // the first few problems, then how many more.
+  constexpr std::size_t kShown = 6;
   std::string msg = "cannot load '" + path + "' into " + model + ": " + std::to_string(problems.size()) +
-                    (problems.size() == 1 ? " problem" : " problems");
-  for (const auto& p : problems) msg += "\n  - " + p;
+                    (problems.size() == 1 ? " problem: " : " problems: ");
+  for (std::size_t i = 0; i < problems.size() && i < kShown; ++i) msg += (i ? "; " : "") + problems[i];
+  if (problems.size() > kShown) msg += "; and " + std::to_string(problems.size() - kShown) + " more";
   return Error(msg);
 }
 

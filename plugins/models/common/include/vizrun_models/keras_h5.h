@@ -55,6 +55,7 @@ class KerasH5 {
   std::string m_path;
   std::vector<H5Layer> m_layers;
   bool m_keras3 = false;
+  std::vector<std::uint64_t> m_open_groups;  ///< file addresses of the layers/ groups being read (cycle check)
 
   void read_keras3_layers(std::int64_t group, const std::string& path, const std::string& keras_prefix, int depth);
 };
