@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fuzz_common.h"
+#include "h5_reads.h"
 #include "tiny_graph.h"
 #include "vizrun_models/keras_h5.h"
 
@@ -28,22 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     KerasH5 file(path);
     (void)file.attribute("keras_version");
     (void)file.attribute("backend");
-    for (std::size_t l = 0; l < file.layers().size(); ++l) {
-      const H5Layer& layer = file.layers()[l];
-      for (std::size_t w = 0; w < layer.weights.size(); ++w) {
-        std::int64_t elements = 1;
-        for (auto d : layer.weights[w].shape) {
-          FUZZ_CHECK(d >= 0);
-          elements = d > 0 && elements > (std::int64_t{1} << 20) / d ? -1 : elements * d;
-          if (elements < 0) break;
-        }
-        if (elements < 0) continue;  // larger than this target reads
-        std::vector<float> values(static_cast<std::size_t>(elements) + 1);
-        vizrun::fuzz::refusals_only([&] { file.read(l, w, values.data()); });
-        if (!layer.weights[w].shape.empty() && layer.weights[w].shape[0] > 1)
-          vizrun::fuzz::refusals_only([&] { file.read(l, w, values.data(), 1, layer.weights[w].shape[0] - 1); });
-      }
-    }
+    vizrun::fuzz::read_every_weight(file);
   });
   auto graph = vizrun::fuzz::tiny_graph();
   vizrun::fuzz::refusals_only([&] { load_keras_h5(*graph, path, vizrun::fuzz::tiny_plan()); });

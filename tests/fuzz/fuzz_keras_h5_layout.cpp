@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "fuzz_common.h"
+#include "h5_reads.h"
 #include "tiny_graph.h"
 #include "vizrun_models/keras_h5.h"
 #include "vizrun_models/keras_model.h"
@@ -379,21 +380,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   vizrun::fuzz::refusals_only([&] {
     KerasH5 file(path, /*allow_keras3=*/true);
     (void)file.attribute("keras_version");
-    for (std::size_t l = 0; l < file.layers().size(); ++l) {
-      for (std::size_t wi = 0; wi < file.layers()[l].weights.size(); ++wi) {
-        const auto& shape = file.layers()[l].weights[wi].shape;
-        std::int64_t elements = 1;
-        for (auto d : shape) {
-          FUZZ_CHECK(d >= 0);
-          elements = d > 0 && elements > (std::int64_t{1} << 20) / d ? -1 : elements * d;
-          if (elements < 0) break;
-        }
-        if (elements < 0) continue;  // larger than this target reads
-        std::vector<float> values(static_cast<std::size_t>(elements) + 1);
-        vizrun::fuzz::refusals_only([&] { file.read(l, wi, values.data()); });
-        if (!shape.empty() && shape[0] > 1) vizrun::fuzz::refusals_only([&] { file.read(l, wi, values.data(), 1, shape[0] - 1); });
-      }
-    }
+    vizrun::fuzz::read_every_weight(file);
   });
   // ...the model kit's loader into tiny_graph (which has no BatchNormalization)...
   std::string why;  // the refusal, shown when an invariant needs it
