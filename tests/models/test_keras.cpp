@@ -1,5 +1,5 @@
 // The keras backend against Keras itself: models saved with model.save() by
-// tests/oracles/models/keras_oracle.py (Keras 3 on TensorFlow), layer outputs and
+// tests/oracles/models/keras_oracle.py (Keras 3 on TensorFlow) and tf_keras2_oracle.py (Keras 2), layer outputs and
 // input gradients of a channel mean as GradientTape computed them, and malformed
 // model files, each of which must give one line.
 #include <torch/torch.h>
@@ -71,6 +71,20 @@ std::string with_config_edit(const std::string& source, const std::string& from,
   return copy;
 }
 
+/// A Flatten tap in Keras's element order. The graph flattens LibTorch's C,H,W layout
+/// (and reorders the rows of the Dense after it to match); Keras flattens H,W,C. The
+/// values are the same, so the comparison is of the same values in Keras's order.
+at::Tensor keras_order(const ModelBackend& model, const std::string& tap, const at::Tensor& y) {
+  const auto& layers = model.layers();
+  for (std::size_t i = 1; i < layers.size(); ++i) {
+    if (layers[i].name != tap || layers[i].type != "flatten") continue;
+    const auto& from = layers[i - 1].shape;  // the flattened map, {C, H, W}
+    REQUIRE(from.size() == 3);
+    return y.reshape({y.size(0), from[0], from[1], from[2]}).permute({0, 2, 3, 1}).reshape({y.size(0), -1});
+  }
+  return y;
+}
+
 struct Oracle {
   const char* name;
   const char* file;
@@ -88,6 +102,12 @@ TEST_CASE("keras: layer outputs, input gradients and logits equal Keras's", "[mo
       {"extras", "extras.keras", {}},
       {"nested", "nested.keras", {}},
       {"nested", "nested.h5", {}},
+      // Written by Keras 2 itself (tf_keras, tests/oracles/models/tf_keras2_oracle.py).
+      {"keras2_cats_vs_dogs", "keras2_cats_vs_dogs.h5", {{"preprocessing", "divide_255"}}},
+      {"keras2_finetune", "keras2_finetune.h5", {{"preprocessing", "divide_255"}}},
+      {"keras2_finetune", "keras2_finetune.keras", {{"preprocessing", "divide_255"}}},
+      {"keras2_mobilenet_like", "keras2_mobilenet_like.h5", {}},
+      {"keras2_mobilenet_like", "keras2_mobilenet_like.keras", {}},
   };
   for (const auto& o : oracles) {
     INFO(o.file);
@@ -108,7 +128,7 @@ TEST_CASE("keras: layer outputs, input gradients and logits equal Keras's", "[mo
       const bool stripped = tap == model->logits_layer() && tap == model->layers().back().name;
       if (stripped && model->output_activation() == "softmax") y = y.softmax(1);
       if (stripped && model->output_activation() == "sigmoid") y = y.sigmoid();
-      const double e_out = relative_error(reference["output"], y.detach());
+      const double e_out = relative_error(reference["output"], keras_order(*model, tap, y.detach()));
       CHECK(e_out < 1e-4);
       const at::Tensor g = torch::autograd::grad({y.select(1, 0).mean()}, {x})[0];
       const double e_grad = relative_error(reference["grad_channel0_mean"], g);

@@ -92,7 +92,7 @@ Loaded load(const CreateArgs& args) {
     width = size[1].as_int();
   }
   Loaded l;
-  l.model = build_keras_model(file.config_json(), "keras: " + path, height, width);
+  l.model = build_keras_model(file.config_json(), "keras: " + path, height, width, file.keras_version());
   // vizrun validate / layers need the architecture only: the weights are neither read nor
   // hashed (seeded random parameters keep the model well-formed, as the graph backends do).
   if (args.architecture_only) init_random(*l.model.graph, args.seed);

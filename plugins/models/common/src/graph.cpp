@@ -68,13 +68,15 @@ at::Tensor apply_activation(const at::Tensor& x, const Activation& a) {
   if (a == "relu6") return torch::clamp(x, 0.0, 6.0);
   // Keras 3's hard_sigmoid (relu6(x + 3) / 6) and hard_swish / hard_silu (x * that).
   if (a == "hard_sigmoid") return torch::clamp(x + 3.0, 0.0, 6.0) / 6.0;
+  // Keras 1 and 2 (tf.keras) called 0.2 x + 0.5, clipped to [0, 1], hard_sigmoid.
+  if (a == "keras2_hard_sigmoid") return torch::clamp(0.2 * x + 0.5, 0.0, 1.0);
   if (a == "hard_swish" || a == "hard_silu") return x * (torch::clamp(x + 3.0, 0.0, 6.0) / 6.0);
   if (a == "leaky_relu") return torch::leaky_relu(x, 0.2);  // Keras' default negative slope
   if (a == "softsign") return torch::nn::functional::softsign(x);
   if (a == "exponential") return torch::exp(x);
   if (a == "mish") return torch::mish(x);
   throw Error("unknown activation '" + a +
-              "'; expected relu, relu6, sigmoid, hard_sigmoid, softmax, tanh, elu, selu, softplus, softsign, swish, "
+              "'; expected relu, relu6, sigmoid, hard_sigmoid, keras2_hard_sigmoid, softmax, tanh, elu, selu, softplus, softsign, swish, "
               "silu, hard_swish, hard_silu, gelu, leaky_relu, mish, exponential or linear");
 }
 

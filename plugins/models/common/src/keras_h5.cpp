@@ -235,6 +235,7 @@ void KerasH5::read_keras3_layers(std::int64_t group, const std::string& path, co
         if (!names.empty()) keras_name = names[0];
       }
       H5Layer L;
+      L.named = keras_name != child || attribute_exists(vars.get(), "name");
       L.name = group_path;
       L.keras_name = keras_prefix + keras_name;
       // vars/0, vars/1, ...: the variable order; stop at the first gap.

@@ -86,7 +86,9 @@ std::string string_or(const json& j, const char* key, const std::string& fallbac
 
 class Builder {
  public:
-  Builder(KerasModel& model, std::string origin) : m_model(model), m_origin(std::move(origin)) {}
+  Builder(KerasModel& model, std::string origin, const std::string& keras_version)
+      : m_model(model), m_origin(std::move(origin)),
+        m_before_keras3(keras_version.rfind("1.", 0) == 0 || keras_version.rfind("2.", 0) == 0) {}
 
   /// The whole model: its input shape, then its layers.
   void build(const json& root, std::int64_t height, std::int64_t width) {
@@ -104,7 +106,7 @@ class Builder {
     const std::int64_t h = height > 0 ? height : (keras_input[0] > 0 ? keras_input[0] : 224);
     const std::int64_t w = width > 0 ? width : (keras_input[1] > 0 ? keras_input[1] : 224);
     m_model.graph = std::make_unique<Graph>(Shape{m_model.channels, h, w});
-    const std::vector<int> out = build_model(cls, cfg, {-1}, "", 0);
+    const std::vector<int> out = build_model(cls, cfg, {-1}, "", 0, "");
     if (out.size() != 1) fail("the model has " + std::to_string(out.size()) + " outputs; vizrun needs exactly one");
     if (m_model.graph->nodes().empty()) fail("the model has no layers");
     describe_output(out[0]);
@@ -144,6 +146,7 @@ class Builder {
   struct Ctx {
     std::string name, cls;
     const json* cfg;
+    std::string saved_path;  ///< where a .keras weights file without layer names keeps it
   };
 
   const json* find(const Ctx& c, const char* key) const {
@@ -250,6 +253,8 @@ class Builder {
     if (!v->is_string()) fail_layer(c.name, c.cls, std::string(key) + " must be an activation name");
     std::string a = v->get<std::string>();
     if (a.rfind("keras.activations.", 0) == 0) a = a.substr(18);
+    // The same name meant another function before Keras 3 (0.2 x + 0.5, clipped).
+    if (a == "hard_sigmoid" && m_before_keras3) a = "keras2_hard_sigmoid";
     try {
       Graph::activate(torch::zeros({1, 1}), a);
     } catch (const Error& e) {
@@ -316,12 +321,25 @@ class Builder {
   }
 
   std::vector<int> build_model(const std::string& cls, const json& cfg, const std::vector<int>& inputs,
-                               const std::string& top, int depth) {
+                               const std::string& top, int depth, const std::string& saved_prefix) {
     if (depth > kMaxNesting) fail("models nested more than " + std::to_string(kMaxNesting) + " deep");
     if (!cfg.contains("layers") || !cfg["layers"].is_array()) fail("model '" + string_or(cfg, "name", cls) + "' has no layer list");
     if (cfg["layers"].size() > kMaxLayers) fail("more than " + std::to_string(kMaxLayers) + " layers");
-    if (cls == "Sequential") return build_sequential(cfg, inputs, top, depth);
-    return build_functional(cfg, inputs, top, depth);
+    m_containers.push_back({saved_prefix, {}});
+    std::vector<int> out = cls == "Sequential" ? build_sequential(cfg, inputs, top, depth)
+                                               : build_functional(cfg, inputs, top, depth);
+    m_containers.pop_back();
+    return out;
+  }
+
+  /// The group a layer's variables have in a .keras weights file written without layer
+  /// names (tf_keras): layers/<snake_case class>, then _1, _2, ... in the model's layer
+  /// order (the config's), per model.
+  std::string saved_path(const std::string& cls) {
+    Container& c = m_containers.back();
+    const std::string base = snake_case(cls);
+    const int seen = c.seen[base]++;
+    return c.prefix + "layers/" + base + (seen ? "_" + std::to_string(seen) : "");
   }
 
   std::vector<int> build_sequential(const json& cfg, const std::vector<int>& inputs, const std::string& top, int depth) {
@@ -330,7 +348,7 @@ class Builder {
     for (const auto& layer : cfg["layers"]) {
       if (!layer.is_object()) fail("a layer entry of a Sequential model is not an object");
       if (class_of(layer) == "InputLayer") continue;  // Keras 3 lists it; it is not one of model.layers
-      x = add_layer(layer, {x}, top, depth);
+      x = add_layer(layer, {x}, top, depth, saved_path(class_of(layer)));
     }
     return {x};
   }
@@ -398,6 +416,7 @@ class Builder {
            " inputs; vizrun feeds one image");
     std::vector<const json*> pending;
     std::set<std::string> declared;
+    std::map<std::string, std::string> saved;  // layer name -> saved_path, counted in config order
     for (const auto& layer : cfg["layers"]) {
       if (!layer.is_object()) fail("a layer entry is not an object");
       const std::string name = name_of(layer);
@@ -411,6 +430,7 @@ class Builder {
         continue;
       }
       pending.push_back(&layer);
+      saved[name] = saved_path(class_of(layer));
     }
     for (const auto& n : input_names)
       if (!produced.count(n)) fail("input_layers names '" + n + "', which is not an InputLayer of the model");
@@ -432,7 +452,7 @@ class Builder {
           ++it;
           continue;
         }
-        produced[name] = add_layer(layer, in, top, depth);
+        produced[name] = add_layer(layer, in, top, depth, saved.at(name));
         it = pending.erase(it);
         progress = true;
       }
@@ -460,14 +480,15 @@ class Builder {
 
   // --- one layer
 
-  int add_layer(const json& layer, const std::vector<int>& in, const std::string& top, int depth) {
+  int add_layer(const json& layer, const std::vector<int>& in, const std::string& top, int depth,
+                const std::string& saved) {
     const std::string cls = class_of(layer);
     const std::string name = name_of(layer);
     const json& cfg = config_of(layer);
-    const Ctx c{name, cls, &cfg};
+    const Ctx c{name, cls, &cfg, saved};
     const std::string here = top.empty() ? name : top;  // the top-level layer holding this one
     if (is_model(cls)) {
-      const std::vector<int> out = build_model(cls, cfg, in, here, depth + 1);
+      const std::vector<int> out = build_model(cls, cfg, in, here, depth + 1, saved + "/");
       if (out.size() != 1) fail_layer(name, cls, "a nested model must have exactly one output");
       OpAttrs a;
       return m_model.graph->layer(unique(name, top), OpKind::identity, out, a, snake_case(cls));
@@ -710,6 +731,7 @@ class Builder {
     w.leaf = c.name;
     w.keras_class = c.cls;
     w.layer = n.name;
+    w.saved_path = c.saved_path;
     for (std::size_t v = 0; v < vars.size(); ++v) {
       int param = -1;
       for (int p : n.params)
@@ -759,6 +781,12 @@ class Builder {
 
   KerasModel& m_model;
   std::string m_origin;
+  bool m_before_keras3;  ///< the file was written by Keras 1 or 2 (tf.keras)
+  struct Container {
+    std::string prefix;              ///< saved path of the model being built, "" or ".../"
+    std::map<std::string, int> seen;  ///< layers per snake_case class so far
+  };
+  std::vector<Container> m_containers;  ///< the models being built, outermost first
 };
 
 }  // namespace
@@ -766,7 +794,7 @@ class Builder {
 std::vector<std::string> keras_supported_layers() { return supported(); }
 
 KerasModel build_keras_model(const std::string& config_json, const std::string& origin, std::int64_t height,
-                             std::int64_t width) {
+                             std::int64_t width, const std::string& keras_version) {
   json root;
   try {
     root = json::parse(config_json);
@@ -774,7 +802,7 @@ KerasModel build_keras_model(const std::string& config_json, const std::string& 
     throw Error(origin + ": the model config is not valid JSON: " + e.what());
   }
   KerasModel model;
-  Builder(model, origin).build(root, height, width);
+  Builder(model, origin, keras_version).build(root, height, width);
   return model;
 }
 
@@ -827,6 +855,7 @@ KerasModelFile::KerasModelFile(const std::string& path) : m_path(path) {
   if (m_config.empty())
     throw Error("keras: " + path + " holds weights only (no model_config attribute): save the whole model with "
                 "model.save(\"model.keras\") or model.save(\"model.h5\")");
+  m_keras_version = read_h5_root_string_attribute(path, "keras_version");
   m_weights = path;
 }
 
@@ -856,6 +885,17 @@ void KerasModelFile::open_zip() {
     if (size > kMaxConfigBytes) throw Error("keras: " + m_path + ": config.json is larger than 64 MiB");
     m_config.append(data, n);
   });
+  // metadata.json names the Keras that wrote the file (tf_keras writes .keras files too).
+  if (zip_name_locate(zip.get(), "metadata.json", 0) >= 0) {
+    std::string metadata;
+    read_entry("metadata.json", [&](const char* data, std::size_t n, zip_uint64_t size) {
+      if (size > kMaxConfigBytes) throw Error("keras: " + m_path + ": metadata.json is larger than 64 MiB");
+      metadata.append(data, n);
+    });
+    const json meta = json::parse(metadata, nullptr, /*allow_exceptions=*/false);
+    if (meta.is_object() && meta.contains("keras_version") && meta["keras_version"].is_string())
+      m_keras_version = meta["keras_version"].get<std::string>();
+  }
   // HDF5 reads files, so the weights go to a private temporary file for the load.
   std::string pattern = (std::filesystem::temp_directory_path() / "vizrun-keras-XXXXXX").string();
   const int fd = mkstemp(pattern.data());
@@ -951,10 +991,15 @@ void load_keras_model_weights(KerasModel& model, const KerasModelFile& file) {
   using Key = std::tuple<std::string, std::string, std::string>;  // top, leaf, var
   std::map<Key, std::pair<std::size_t, std::size_t>> legacy;       // -> (layer, weight)
   std::map<std::pair<std::string, std::string>, std::size_t> keras3;  // (top, leaf) -> layer
+  std::map<std::string, std::size_t> saved;  // group -> layer, for files that name no layer
   std::set<std::pair<std::size_t, std::size_t>> unused;
   const auto& layers = h5.layers();
+  // tf_keras writes .keras weights without layer names: layers are then found by their
+  // place in the model (KerasLayerWeights::saved_path), never by a mix of both.
+  const bool by_place = h5.keras3() && std::none_of(layers.begin(), layers.end(), [](const H5Layer& L) { return L.named; });
   for (std::size_t l = 0; l < layers.size(); ++l) {
     const H5Layer& L = layers[l];
+    saved[L.name] = l;
     if (h5.keras3()) {
       const std::string& k = L.keras_name;
       const auto first = k.find('/'), last = k.rfind('/');
@@ -973,12 +1018,15 @@ void load_keras_model_weights(KerasModel& model, const KerasModelFile& file) {
   for (const auto& w : model.weights) {
     std::optional<std::size_t> k3_layer;
     if (h5.keras3()) {
-      const auto it = keras3.find({w.top, w.leaf});
-      if (it == keras3.end()) {
+      if (by_place) {
+        if (const auto it = saved.find(w.saved_path); it != saved.end()) k3_layer = it->second;
+      } else if (const auto it = keras3.find({w.top, w.leaf}); it != keras3.end()) {
+        k3_layer = it->second;
+      }
+      if (!k3_layer) {
         problems.push_back("layer '" + w.layer + "' (" + w.keras_class + ") has no weights in the file");
         continue;
       }
-      k3_layer = it->second;
       const std::size_t have = layers[*k3_layer].weights.size();
       if (have != w.vars.size()) {
         problems.push_back("layer '" + w.layer + "' (" + w.keras_class + ") needs " + std::to_string(w.vars.size()) +

@@ -23,6 +23,7 @@ struct H5Layer {
   /// Keras 3 layout: the Keras names of the nested models and the layer ("inner/conv2d",
   /// from the `name` attributes of the `vars` groups); legacy layout: the same as name.
   std::string keras_name;
+  bool named = false;               ///< Keras 3 layout: its vars group carries the layer's name
   std::vector<H5Weight> weights;    ///< empty for layers without weights
 };
 

@@ -30,6 +30,9 @@ struct KerasLayerWeights {
   std::vector<std::string> vars;  ///< Keras variable names, in the layer's variable order
   std::vector<int> params;        ///< per var: the graph parameter it fills, -1: read and unused (Normalization's count)
   std::vector<std::string> aliases;  ///< per var: another name older Keras versions gave it ("" if none)
+  /// Its group in a .keras weights file that does not record layer names (tf_keras's):
+  /// "layers/conv2d_1", "layers/sequential/layers/dense".
+  std::string saved_path;
 };
 
 struct KerasModel {
@@ -49,8 +52,10 @@ struct KerasModel {
 /// vizrun::Error naming `origin` and the layer for anything it cannot represent:
 /// an unknown layer class (with the supported list), a cycle, a missing input, a
 /// shape that does not fit.
+/// `keras_version` is the version that wrote the file ("" for Keras 3): names whose
+/// meaning changed in Keras 3 (hard_sigmoid) are read as that version meant them.
 KerasModel build_keras_model(const std::string& config_json, const std::string& origin, std::int64_t height = 0,
-                             std::int64_t width = 0);
+                             std::int64_t width = 0, const std::string& keras_version = "");
 
 /// An opened Keras model file: its architecture and the HDF5 file holding the weights
 /// (for `.keras`, extracted into a temporary file removed with this object).
@@ -65,10 +70,13 @@ class KerasModelFile {
   const std::string& weights_path() const { return m_weights; }
   const std::string& format() const { return m_format; }  ///< "h5" or "keras"
   const std::string& path() const { return m_path; }
+  /// The Keras that wrote the file (the .h5's keras_version attribute, the .keras's
+  /// metadata.json), "" when the file does not say.
+  const std::string& keras_version() const { return m_keras_version; }
 
  private:
   void open_zip();
-  std::string m_path, m_config, m_weights, m_format;
+  std::string m_path, m_config, m_weights, m_format, m_keras_version;
   bool m_temporary = false;
 };
 
