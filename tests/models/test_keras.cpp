@@ -205,6 +205,48 @@ TEST_CASE("keras: the model's own activation, logits layer, layer names and para
   CHECK(torch::allclose(all.at("head"), nested->forward(x, {"head"}).at("head")));
 }
 
+namespace {
+
+/// A copy of `source` whose root attribute keras_version is `version`, or an integer
+/// when `version` is empty.
+std::string with_keras_version(const std::string& source, const std::string& version, const std::string& tag) {
+  const std::string copy = temp_dir("keras") + "/" + tag + ".h5";
+  std::filesystem::copy_file(source, copy, std::filesystem::copy_options::overwrite_existing);
+  const hid_t f = H5Fopen(copy.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  REQUIRE(f >= 0);
+  REQUIRE(H5Adelete(f, "keras_version") >= 0);
+  const hid_t space = H5Screate(H5S_SCALAR);
+  const hid_t type = version.empty() ? H5Tcopy(H5T_NATIVE_INT) : H5Tcopy(H5T_C_S1);
+  if (!version.empty()) H5Tset_size(type, version.size());
+  const hid_t attr = H5Acreate2(f, "keras_version", type, space, H5P_DEFAULT, H5P_DEFAULT);
+  const int number = 2;
+  REQUIRE(H5Awrite(attr, type, version.empty() ? static_cast<const void*>(&number) : version.data()) >= 0);
+  H5Aclose(attr);
+  H5Tclose(type);
+  H5Sclose(space);
+  H5Fclose(f);
+  return copy;
+}
+
+}  // namespace
+
+TEST_CASE("keras: the file's keras_version decides what hard_sigmoid means; a damaged one is ignored", "[models][keras]") {
+  // keras2_mobilenet_like gates its squeeze-excitation with hard_sigmoid.
+  const std::string keras2 = fixture_path("keras/keras2_mobilenet_like.h5");
+  const at::Tensor x = formula_pixels(40, 40);
+  const auto gate = [&](const std::string& path) {
+    torch::NoGradGuard no_grad;
+    auto model = keras_model(path);
+    return model->forward(model->preprocess(x), {"se_gate"}).at("se_gate");
+  };
+  const at::Tensor as_keras2 = gate(keras2);
+  const at::Tensor as_keras3 = gate(with_keras_version(keras2, "3.5.0", "relabelled"));
+  CHECK((as_keras2 - as_keras3).abs().max().item<double>() > 1e-3);
+  CHECK(gate(with_keras_version(keras2, "2.15.0", "older")).equal(as_keras2));
+  const at::Tensor damaged = gate(with_keras_version(keras2, "", "integer_version"));
+  CHECK(damaged.equal(as_keras3));
+}
+
 TEST_CASE("keras: explicit preprocessing is (x * scale - mean) / std", "[models][keras]") {
   auto plain = keras_model(fixture_path("keras/nested.keras"));
   auto scaled = keras_model(fixture_path("keras/nested.keras"),

@@ -855,7 +855,12 @@ KerasModelFile::KerasModelFile(const std::string& path) : m_path(path) {
   if (m_config.empty())
     throw Error("keras: " + path + " holds weights only (no model_config attribute): save the whole model with "
                 "model.save(\"model.keras\") or model.save(\"model.h5\")");
-  m_keras_version = read_h5_root_string_attribute(path, "keras_version");
+  // Only a hint (it picks Keras 2's hard_sigmoid): an unreadable one counts as absent, as
+  // the weights reader treats it (found by fuzz_keras_h5_layout).
+  try {
+    m_keras_version = read_h5_root_string_attribute(path, "keras_version");
+  } catch (const Error&) {
+  }
   m_weights = path;
 }
 
