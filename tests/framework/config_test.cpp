@@ -90,6 +90,25 @@ TEST_CASE("an override's key path must be UTF-8; messages show the override prin
   CHECK(tree.root == nlohmann::json({{"a", 1}}));
 }
 
+TEST_CASE("an override's key path holds no control character, a NUL included", "[config][overrides]") {
+  // Found by fuzz_override (7 December): a key path with NUL and control bytes was set
+  // as a key of the tree, while a NUL in the value was refused.
+  ConfigTree tree = parse_config("a: 1\n", "exp.yaml", "/base");
+  const char with_nul[] = "techn\x01\x02\0iques.0=1";
+  CHECK_THROWS_WITH(apply_override(tree, std::string(with_nul, sizeof with_nul - 1)),
+                    "--set techn\\x01\\x02\\x00iques.0=1: byte 6 of the key path (0x01) is a control character; "
+                    "expected UTF-8 text");
+  CHECK_THROWS_WITH(apply_override(tree, std::string("a\0b=1", 5)),
+                    "--set a\\x00b=1: byte 2 of the key path (0x00) is a control character; expected UTF-8 text");
+  CHECK_THROWS_WITH(apply_override(tree, "a\tb=1"),
+                    "--set a\\x09b=1: byte 2 of the key path (0x09) is a control character; expected UTF-8 text");
+  CHECK_THROWS_WITH(apply_override(tree, "a\x7f\xb6=1"),  // the first bad byte is named
+                    "--set a\\x7f\\xb6=1: byte 2 of the key path (0x7f) is a control character; expected UTF-8 text");
+  CHECK(tree.root == nlohmann::json({{"a", 1}}));
+  apply_override(tree, "b=x\ty");  // a tab in a value is YAML's, and stays allowed
+  CHECK(tree.root["b"] == "x\ty");
+}
+
 TEST_CASE("a good experiment resolves with defaults filled in", "[config]") {
   Experiment e = resolve_text(kGood);
   CHECK(e.name == "tiny");

@@ -54,9 +54,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::abort();
     }
     FUZZ_CHECK(tree.root.is_object());
+    // Remembered as it is shown: printable, control characters of the value escaped.
     bool remembered = false;
+    const std::string shown = vizrun::host::printable_utf8("--set " + assignment);
     for (const auto& [pointer, origin] : tree.key_origins)
-      if (origin.override_text == "--set " + assignment) remembered = true;
+      if (origin.override_text == shown) remembered = true;
     FUZZ_CHECK(remembered);
   }
   // What the overrides made reads back from the resolved config (findings/override-to_yaml-*.txt broke it once).
