@@ -44,7 +44,7 @@ const PluginRegistry& test_registry() {
 
 }  // namespace
 
-TEST_CASE("plain YAML scalars get YAML 1.2 core types; quoted ones stay strings", "[config]") {
+TEST_CASE("plain YAML scalars get YAML 1.2 core types, quoted ones stay strings", "[config]") {
   auto t = parse_config("a: 3\nb: 2.5\nc: true\nd: '3'\ne: ~\nf: hello\ng: 1e3\n", "x.yaml", ".");
   CHECK(t.root["a"].is_number_integer());
   CHECK(t.root["b"].get<double>() == 2.5);
@@ -80,7 +80,7 @@ TEST_CASE("keys and values copied by an alias have origins: the alias's", "[conf
   CHECK(tree.value_origins.at("/base/steps").describe() == "alias.yaml:1:21");  // the anchor keeps its own
 }
 
-TEST_CASE("an override's key path must be UTF-8; messages show the override printable", "[config][overrides]") {
+TEST_CASE("an override's key path must be UTF-8, messages show the override printable", "[config][overrides]") {
   // Found by fuzz_override: the message repeated the raw bytes, and a key that is not
   // UTF-8 would have become a key of the resolved config and the manifest.
   ConfigTree tree = parse_config("a: 1\n", "exp.yaml", "/base");

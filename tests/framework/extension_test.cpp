@@ -158,7 +158,7 @@ TEST_CASE("a technique built for SDK 1.0 runs, wrapped, on a model built for SDK
   CHECK(out.arrays[1].data.sizes() == at::IntArrayRef({6, 4, 4}));
 }
 
-TEST_CASE("query finds an extension a class derives from; the adapters follow the plugin's SDK minor", "[extension]") {
+TEST_CASE("query finds an extension a class derives from, the adapters follow the plugin's SDK minor", "[extension]") {
   auto model = std::make_shared<CountingModel>();
   CHECK(query<ChannelForward>(*model) == static_cast<ChannelForward*>(model.get()));
   const at::Tensor x = at::ones({2, 1, 4, 4});

@@ -82,7 +82,7 @@ TEST_CASE("random weights get a banner", "[report]") {
   CHECK(render_run_report(RunRecord::from_json(manifest("imagenet"))).find("class=\"banner\"") == std::string::npos);
 }
 
-TEST_CASE("methods side by side: a row per image, a column per method and layer; metrics with curves", "[report][metrics]") {
+TEST_CASE("methods side by side: a row per image, a column per method and layer, metrics with curves", "[report][metrics]") {
   json outputs = json::array();
   auto overlay = [&](const std::string& path, const std::string& photo, const std::string& layer) {
     json o = json::object();

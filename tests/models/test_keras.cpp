@@ -6,9 +6,11 @@
 #include <hdf5.h>
 #include <zip.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "catch_torch.h"
@@ -230,7 +232,7 @@ std::string with_keras_version(const std::string& source, const std::string& ver
 
 }  // namespace
 
-TEST_CASE("keras: the file's keras_version decides what hard_sigmoid means; a damaged one is ignored", "[models][keras]") {
+TEST_CASE("keras: the file's keras_version decides what hard_sigmoid means, and a damaged one is ignored", "[models][keras]") {
   // keras2_mobilenet_like gates its squeeze-excitation with hard_sigmoid.
   const std::string keras2 = fixture_path("keras/keras2_mobilenet_like.h5");
   const at::Tensor x = formula_pixels(40, 40);
@@ -257,6 +259,24 @@ TEST_CASE("keras: explicit preprocessing is (x * scale - mean) / std", "[models]
   CHECK(torch::allclose(scaled->deprocess(scaled->preprocess(pixels)), pixels, 1e-4, 1e-3));
 }
 
+// Points TMPDIR at a folder for as long as it lives, then puts the old value back.
+class ScopedTmpdir {
+ public:
+  explicit ScopedTmpdir(const std::string& dir) {
+    if (const char* old = std::getenv("TMPDIR")) m_old = old;
+    ::setenv("TMPDIR", dir.c_str(), 1);
+  }
+  ~ScopedTmpdir() {
+    if (m_old) ::setenv("TMPDIR", m_old->c_str(), 1);
+    else ::unsetenv("TMPDIR");
+  }
+  ScopedTmpdir(const ScopedTmpdir&) = delete;
+  ScopedTmpdir& operator=(const ScopedTmpdir&) = delete;
+
+ private:
+  std::optional<std::string> m_old;
+};
+
 TEST_CASE("keras: malformed model files give one line", "[models][keras]") {
   const std::string cats = fixture_path("keras/cats_vs_dogs.keras");
   const std::string nested = fixture_path("keras/nested.keras");
@@ -279,9 +299,13 @@ TEST_CASE("keras: malformed model files give one line", "[models][keras]") {
   one_line(truncated, "is not a readable .keras zip");
   // A damaged weights entry (one byte flipped inside it): the CRC check catches it, and
   // the temporary copy of the weights is removed.
-  const auto temporaries = [] {
+  // The copy goes to a temporary folder of this test's own: CTest runs other Keras tests
+  // at the same time, and their copies in the shared folder would be counted too.
+  const std::string private_tmp = temp_dir("keras_private_tmp");
+  const ScopedTmpdir scoped_tmpdir(private_tmp);
+  const auto temporaries = [&] {
     std::size_t n = 0;
-    for (const auto& e : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
+    for (const auto& e : std::filesystem::directory_iterator(private_tmp))
       n += e.path().filename().string().rfind("vizrun-keras-", 0) == 0;
     return n;
   };

@@ -197,7 +197,7 @@ TEST_CASE("attribution's metrics option judges each map's |map| as its heatmap s
   }
 }
 
-TEST_CASE("diverging colours: blue below 0, white at 0, red above; captum's cumulative threshold", "[attribution]") {
+TEST_CASE("diverging colours: blue below 0, white at 0, red above, captum's cumulative threshold", "[attribution]") {
   const at::Tensor c = attr::diverging_colormap(at::tensor({-1.0f, 0.0f, 1.0f}).view({1, 3}));
   CHECK(c[0][0][2].item<int>() > c[0][0][0].item<int>());  // blue
   CHECK(c[0][1][0].item<int>() == 255);

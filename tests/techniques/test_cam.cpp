@@ -104,7 +104,7 @@ TEST_CASE("several layers, aug_smooth and eigen_smooth equal pytorch-grad-cam", 
   }
 }
 
-TEST_CASE("Score-CAM and Ablation-CAM do not depend on their batch size; Ablation-CAM runs from the layer on", "[cam]") {
+TEST_CASE("Score-CAM and Ablation-CAM do not depend on their batch size, Ablation-CAM runs from the layer on", "[cam]") {
   TinyNetReplace model(technique_fixtures() + "/tiny_net");
   const at::Tensor x = at::cat({photo_input(), at::rand({2, 3, 32, 32})}, 0);
   for (const std::string method : {"scorecam", "ablationcam"}) {
@@ -130,7 +130,7 @@ TEST_CASE("Score-CAM and Ablation-CAM do not depend on their batch size; Ablatio
   }
 }
 
-TEST_CASE("cam emits every method's maps with the grid's meta keys; checks options against the model", "[cam]") {
+TEST_CASE("cam emits every method's maps with the grid's meta keys, checks options against the model", "[cam]") {
   TinyNetReplace model(technique_fixtures() + "/tiny_net");
   FakeHost host;
   for (int i = 0; i < 3; ++i) host.pictures["img" + std::to_string(i)] = at::rand({3, 40, 50}) * 255;

@@ -172,7 +172,7 @@ TEST_CASE("a long curve does not raise peak memory: inputs go through in budgete
   CHECK(after - before < 40.0);
 }
 
-TEST_CASE("MetricsLog records one entry per map in the manifest; the schema fragment fills defaults", "[metrics]") {
+TEST_CASE("MetricsLog records one entry per map in the manifest, the schema fragment fills defaults", "[metrics]") {
   Setup s;
   const std::string schema = std::string(R"({"type": "object", "properties": {"metrics": )") + VIZRUN_FAITHFULNESS_SCHEMA + "}}";
   Value options = Dict{{"metrics", Dict{{"steps", 8}, {"which", List{"deletion", "insertion", "road_combined"}}}}};

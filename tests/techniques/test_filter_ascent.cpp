@@ -134,7 +134,7 @@ TEST_CASE("filter_ascent technique emits per-filter images, titled grids and fin
   CHECK(host.progress_calls >= 8);
 }
 
-TEST_CASE("filter_ascent inits: uniform (model space), normal, a photo; interruption", "[filter_ascent]") {
+TEST_CASE("filter_ascent inits: uniform (model space), normal, a photo, interruption", "[filter_ascent]") {
   TinyNet model(technique_fixtures() + "/tiny_net");
   FakeHost host;
   host.pictures["cat"] = at::rand({3, 50, 60}) * 255;

@@ -65,7 +65,7 @@ TEST_CASE("Grad-CAM equals pytorch-grad-cam within 1e-3 (logit of the top class,
   }
 }
 
-TEST_CASE("gradcam emits heatmap, overlay and predictions; top-K per image in batches", "[gradcam]") {
+TEST_CASE("gradcam emits heatmap, overlay and predictions, top-K per image in batches", "[gradcam]") {
   TinyNet model(technique_fixtures() + "/tiny_net");
   FakeHost host;
   std::vector<Value> names;

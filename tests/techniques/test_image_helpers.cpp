@@ -78,7 +78,7 @@ TEST_CASE("overlay follows the book's blend with OpenCV's JET", "[image]") {
   CHECK(image::overlay(fixture("overlay_photo"), heat, 0.4).equal(fixture("overlay_out")));
 }
 
-TEST_CASE("upscale repeats pixels; add_title adds a band wide enough for the text", "[image]") {
+TEST_CASE("upscale repeats pixels, add_title adds a band wide enough for the text", "[image]") {
   const at::Tensor img = at::arange(6, at::kByte).view({2, 3, 1});
   const at::Tensor up = image::upscale(img, 3);
   CHECK(up.sizes() == at::IntArrayRef({6, 9, 1}));
