@@ -484,6 +484,26 @@ Value read_config_value(const std::string& path) {
   return to_value(load_config_file(path).root);
 }
 
+namespace {
+
+// A key becomes a JSON key of the resolved config and the manifest: UTF-8 only, and no
+// control character (NUL included), which no option name has and a message could only
+// show escaped. `shown` is the override as messages name it.
+void require_plain_key_path(const std::string& key_path, const std::string& shown) {
+  const std::size_t bad = first_invalid_utf8(key_path);
+  const auto control = std::find_if(key_path.begin(), key_path.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+  const std::size_t at = std::min(bad, static_cast<std::size_t>(control - key_path.begin()));
+  if (at == key_path.size()) return;
+  char byte[8];
+  std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned char>(key_path[at]));
+  throw ConfigError(shown + ": byte " + std::to_string(at + 1) + " of the key path (" + byte + ") is " +
+                    (at == bad ? "not UTF-8" : "a control character") + "; expected UTF-8 text");
+}
+
+}  // namespace
+
 void apply_override(ConfigTree& tree, const std::string& assignment, const std::string& label) {
   // Messages name the override as printable UTF-8 (bad bytes escaped): they reach the
   // terminal and the manifest.
@@ -492,22 +512,9 @@ void apply_override(ConfigTree& tree, const std::string& assignment, const std::
   if (eq == std::string::npos || eq == 0) {
     throw ConfigError(shown + ": expected key.path=value");
   }
-  // A key becomes a JSON key of the resolved config and the manifest: UTF-8 only, and
-  // no control character (NUL included), which no option name has and a message
-  // could only show escaped.
   const std::string key_path = assignment.substr(0, eq);
-  const std::size_t bad = first_invalid_utf8(key_path);
-  const auto control = std::find_if(key_path.begin(), key_path.end(), [](char c) {
-    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-  });
-  const std::size_t at = std::min(bad, static_cast<std::size_t>(control - key_path.begin()));
-  if (at < key_path.size()) {
-    char byte[8];
-    std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned char>(assignment[at]));
-    throw ConfigError(shown + ": byte " + std::to_string(at + 1) + " of the key path (" + byte + ") is " +
-                      (at == bad ? "not UTF-8" : "a control character") + "; expected UTF-8 text");
-  }
-  const std::vector<std::string> keys = split(assignment.substr(0, eq), '.');
+  require_plain_key_path(key_path, shown);
+  const std::vector<std::string> keys = split(key_path, '.');
   TreeBuilder parsed(tree.file, shown);
   build(parsed, assignment.substr(eq + 1), shown, true);
 
