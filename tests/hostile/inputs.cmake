@@ -12,7 +12,7 @@ if(VIZRUN_BUILD_PLUGINS)
   target_compile_definitions(hostile_input_tests PRIVATE VIZRUN_HOSTILE_WITH_PLUGINS=1
     VIZRUN_FUZZ_FINDINGS="${PROJECT_SOURCE_DIR}/tests/fuzz/findings")
 endif()
-catch_discover_tests(hostile_input_tests EXTRA_ARGS ${VIZRUN_CATCH_ARGS} TEST_PREFIX "hostile: " PROPERTIES LABELS hostile TIMEOUT ${VIZRUN_TEST_TIMEOUT})
+vizrun_discover_tests(hostile_input_tests TEST_PREFIX "hostile: " PROPERTIES LABELS hostile TIMEOUT ${VIZRUN_TEST_TIMEOUT})
 if(VIZRUN_SANITIZER_BUILD)
   # Instrumented code runs several times slower: the time bounds of "refused quickly" widen.
   target_compile_definitions(hostile_input_tests PRIVATE VIZRUN_SANITIZER_BUILD=1)

@@ -7,4 +7,4 @@ add_executable(hostile_isolation_tests
   ${CMAKE_CURRENT_LIST_DIR}/disk_test.cpp)
 target_link_libraries(hostile_isolation_tests PRIVATE vizrun_test_support)
 add_dependencies(hostile_isolation_tests test_plugins test_crash_plugins vizrun)
-catch_discover_tests(hostile_isolation_tests EXTRA_ARGS ${VIZRUN_CATCH_ARGS} TEST_PREFIX "hostile: " PROPERTIES TIMEOUT ${VIZRUN_TEST_TIMEOUT})
+vizrun_discover_tests(hostile_isolation_tests TEST_PREFIX "hostile: " PROPERTIES TIMEOUT ${VIZRUN_TEST_TIMEOUT})

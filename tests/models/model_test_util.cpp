@@ -46,6 +46,16 @@ void SimpleHost::check_stop() const {
   if (stop) throw Interrupted();
 }
 
+ScopedEnv::ScopedEnv(std::string name, const std::string& value) : m_name(std::move(name)) {
+  if (const char* old = std::getenv(m_name.c_str())) m_old = old;
+  ::setenv(m_name.c_str(), value.c_str(), 1);
+}
+
+ScopedEnv::~ScopedEnv() {
+  if (m_old) ::setenv(m_name.c_str(), m_old->c_str(), 1);
+  else ::unsetenv(m_name.c_str());
+}
+
 std::string temp_dir(const std::string& tag) {
   static std::mutex mutex;
   std::lock_guard<std::mutex> lock(mutex);

@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -61,6 +62,20 @@ std::vector<H5OutLayer> layout_with_formula(const nlohmann::json& layout, bool k
 std::string fixture_path(const std::string& name);
 nlohmann::json read_json(const std::string& path);
 std::string temp_dir(const std::string& tag);
+
+/// Sets an environment variable for as long as it lives, then puts back the old value
+/// (or unsets it), also when a check throws.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::string name, const std::string& value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string m_name;
+  std::optional<std::string> m_old;
+};
 
 /// Largest |ours - reference| over the sampled values of a fixture layer, divided
 /// by the reference's largest magnitude. Checks the shape (NCHW without batch) too.

@@ -227,25 +227,26 @@ TEST_CASE("downloader: offline, one message says which URL to fetch and where to
 TEST_CASE("weights: imagenet goes through the cache folder and checks the published hash", "[models][download]") {
   const std::string fake = payload(4096, 5);
   LoopbackServer server(fake, fake);
-  ::setenv("VIZRUN_WEIGHTS_BASE_URL", (server.base() + "/good").c_str(), 1);
   SimpleHost host;
-  try {
-    create_model("vgg16", Value(Dict{{"include_top", false}}), "imagenet", &host);
-    FAIL("expected a hash error");
-  } catch (const Error& e) {
-    std::string m = e.what();
-    CHECK_THAT(m, Catch::Contains(server.base() + "/good/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"));
-    CHECK_THAT(m, Catch::Contains("6d6bbae143d832006294945121d1f1fc"));
-    CHECK_THAT(m, Catch::Contains(host.cache + "/models/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"));
+  {  // the base URL points at the loopback server only inside this block
+    const ScopedEnv base_url("VIZRUN_WEIGHTS_BASE_URL", server.base() + "/good");
+    try {
+      create_model("vgg16", Value(Dict{{"include_top", false}}), "imagenet", &host);
+      FAIL("expected a hash error");
+    } catch (const Error& e) {
+      std::string m = e.what();
+      CHECK_THAT(m, Catch::Contains(server.base() + "/good/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"));
+      CHECK_THAT(m, Catch::Contains("6d6bbae143d832006294945121d1f1fc"));
+      CHECK_THAT(m, Catch::Contains(host.cache + "/models/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"));
+    }
+    try {
+      create_model("resnet50v2", Value(Dict{}), "imagenet", &host);
+      FAIL("expected a hash error");
+    } catch (const Error& e) {
+      CHECK_THAT(std::string(e.what()), Catch::Contains("/resnet/resnet50v2_weights_tf_dim_ordering_tf_kernels.h5") &&
+                                            Catch::Contains("3ef43a0b657b3be2300d5770ece849e0"));
+    }
   }
-  try {
-    create_model("resnet50v2", Value(Dict{}), "imagenet", &host);
-    FAIL("expected a hash error");
-  } catch (const Error& e) {
-    CHECK_THAT(std::string(e.what()), Catch::Contains("/resnet/resnet50v2_weights_tf_dim_ordering_tf_kernels.h5") &&
-                                          Catch::Contains("3ef43a0b657b3be2300d5770ece849e0"));
-  }
-  ::unsetenv("VIZRUN_WEIGHTS_BASE_URL");
   CHECK_THROWS_WITH(create_model("small_convnet",
                                  Value(Dict{{"layers", List{Value(Dict{{"type", "flatten"}})}},
                                             {"input", Value(Dict{{"height", 4}, {"width", 4}, {"channels", 3}})}}),

@@ -6,11 +6,9 @@
 #include <hdf5.h>
 #include <zip.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <optional>
 #include <sstream>
 
 #include "catch_torch.h"
@@ -259,24 +257,6 @@ TEST_CASE("keras: explicit preprocessing is (x * scale - mean) / std", "[models]
   CHECK(torch::allclose(scaled->deprocess(scaled->preprocess(pixels)), pixels, 1e-4, 1e-3));
 }
 
-// Points TMPDIR at a folder for as long as it lives, then puts the old value back.
-class ScopedTmpdir {
- public:
-  explicit ScopedTmpdir(const std::string& dir) {
-    if (const char* old = std::getenv("TMPDIR")) m_old = old;
-    ::setenv("TMPDIR", dir.c_str(), 1);
-  }
-  ~ScopedTmpdir() {
-    if (m_old) ::setenv("TMPDIR", m_old->c_str(), 1);
-    else ::unsetenv("TMPDIR");
-  }
-  ScopedTmpdir(const ScopedTmpdir&) = delete;
-  ScopedTmpdir& operator=(const ScopedTmpdir&) = delete;
-
- private:
-  std::optional<std::string> m_old;
-};
-
 TEST_CASE("keras: malformed model files give one line", "[models][keras]") {
   const std::string cats = fixture_path("keras/cats_vs_dogs.keras");
   const std::string nested = fixture_path("keras/nested.keras");
@@ -302,7 +282,7 @@ TEST_CASE("keras: malformed model files give one line", "[models][keras]") {
   // The copy goes to a temporary folder of this test's own: CTest runs other Keras tests
   // at the same time, and their copies in the shared folder would be counted too.
   const std::string private_tmp = temp_dir("keras_private_tmp");
-  const ScopedTmpdir scoped_tmpdir(private_tmp);
+  const ScopedEnv tmpdir("TMPDIR", private_tmp);
   const auto temporaries = [&] {
     std::size_t n = 0;
     for (const auto& e : std::filesystem::directory_iterator(private_tmp))
